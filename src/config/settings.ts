@@ -1,0 +1,202 @@
+import { LOG_LEVELS, type LogLevel } from "../log.ts";
+
+/**
+ * ONE typed table of settings. The CLI's flags, the `ORYX_*` environment variables, the defaults, the help
+ * text and the README's reference all come from it (later: the config file too). Add a setting here and
+ * everything else follows.
+ */
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+export type Bind =
+  | { kind: "tcp"; host: string; port: number }
+  | { kind: "unix"; path: string };
+
+export interface Settings {
+  bind: Bind[];
+  backlog: number;
+  keepAliveTimeout: number;
+  headerTimeout: number;
+  requestTimeout: number;
+  gracefulTimeout: number;
+  limitRequestLine: number;
+  limitRequestFields: number;
+  limitRequestFieldSize: number;
+  limitRequestBody: number;
+  serverHeader: string;
+  accessLog: string;
+  logLevel: LogLevel;
+}
+
+export interface SettingSpec<K extends keyof Settings = keyof Settings> {
+  key: K;
+  flag: string;
+  short?: string;
+  /** Placeholder for the value in help text, e.g. ADDRESS. */
+  meta: string;
+  env: string;
+  multiple?: boolean;
+  default: Settings[K];
+  /** How the default reads in help and docs. */
+  defaultText: string;
+  /** Parses one raw value (for a repeatable setting, one element). Throws UsageError. */
+  parse: (raw: string) => Settings[K] extends Array<infer E> ? E : Settings[K];
+  help: string;
+}
+
+// ─── value parsers ─────────────────────────────────────────────────────────────────────────────────────────
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw)) throw new UsageError(`"${raw}" is not a whole number`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new UsageError(`${n} is out of range (${min} to ${max})`);
+    return n;
+  };
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+/** Sizes: bytes, or with a unit: 8k, 8KiB, 16m, 1g (units are powers of 1024). */
+export function parseSize(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+    const unit = m === null ? undefined : SIZE_UNITS[m[2]!.toLowerCase()];
+    if (m === null || unit === undefined) throw new UsageError(`"${raw}" is not a size (try 8192, 8k or 16MiB)`);
+    const n = Math.round(Number(m[1]) * unit);
+    if (n < min || n > max) throw new UsageError(`${raw} is out of range (${formatSize(min)} to ${formatSize(max)})`);
+    return n;
+  };
+}
+
+/** Durations, in milliseconds: seconds by default (5, 0.5), or with a unit: 500ms, 5s, 2m. */
+export function parseDuration(minMs: number, maxMs: number): (raw: string) => number {
+  return (raw) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)?$/i.exec(raw.trim());
+    if (m === null) throw new UsageError(`"${raw}" is not a duration (try 5, 5s, 500ms or 2m)`);
+    const unit = (m[2] ?? "s").toLowerCase();
+    const ms = Math.round(Number(m[1]) * (unit === "ms" ? 1 : unit === "s" ? 1000 : 60_000));
+    if (ms < minMs || ms > maxMs) throw new UsageError(`${raw} is out of range (${minMs / 1000}s to ${maxMs / 1000}s)`);
+    return ms;
+  };
+}
+
+/** `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH`. Port 0 asks the kernel for a free port. */
+export function parseBind(raw: string): Bind {
+  if (raw.startsWith("unix:")) {
+    const p = raw.slice(5);
+    if (p === "") throw new UsageError(`"${raw}" names no socket path`);
+    return { kind: "unix", path: p };
+  }
+  const m = /^(?:\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(raw);
+  if (m === null) throw new UsageError(`"${raw}" is not an address (use HOST:PORT, [IPV6]:PORT or unix:PATH)`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new UsageError(`port ${port} is out of range (0 to 65535)`);
+  return { kind: "tcp", host: m[1] ?? m[2]!, port };
+}
+
+function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    throw new UsageError(`"${raw}" is not one of ${values.join(", ")}`);
+  };
+}
+
+function headerValue(raw: string): string {
+  if (/[^\x20-\x7e]/.test(raw)) throw new UsageError("a Server header must be printable ASCII");
+  return raw.trim();
+}
+
+export function formatSize(n: number): string {
+  if (n >= 1024 ** 3 && n % 1024 ** 3 === 0) return `${n / 1024 ** 3} GiB`;
+  if (n >= 1024 ** 2 && n % 1024 ** 2 === 0) return `${n / 1024 ** 2} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} B`;
+}
+
+const DAY = 86_400_000;
+
+// ─── the table ─────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Any one row of the table, each row typed by its own key. */
+export type AnySetting = { [K in keyof Settings]: SettingSpec<K> }[keyof Settings];
+
+export const SETTINGS: readonly AnySetting[] = [
+  {
+    key: "bind", flag: "bind", short: "b", meta: "ADDRESS", env: "ORYX_BIND", multiple: true,
+    default: [{ kind: "tcp", host: "127.0.0.1", port: 8888 }], defaultText: "127.0.0.1:8888",
+    parse: parseBind,
+    help: "Where to listen: HOST:PORT, [IPV6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. The environment variable takes a comma-separated list.",
+  },
+  {
+    key: "backlog", flag: "backlog", meta: "N", env: "ORYX_BACKLOG",
+    default: 2048, defaultText: "2048", parse: integer(1, 65535),
+    help: "Most connections the kernel queues before oryx accepts them.",
+  },
+  {
+    key: "keepAliveTimeout", flag: "keep-alive-timeout", meta: "DURATION", env: "ORYX_KEEP_ALIVE_TIMEOUT",
+    default: 5000, defaultText: "5s", parse: parseDuration(0, DAY),
+    help: "How long an idle connection stays open waiting for its next request. 0 turns keep-alive off.",
+  },
+  {
+    key: "headerTimeout", flag: "header-timeout", meta: "DURATION", env: "ORYX_HEADER_TIMEOUT",
+    default: 20_000, defaultText: "20s", parse: parseDuration(1, DAY),
+    help: "Longest time to receive a complete request head (from accept, or from the first byte of a later request); then 408 and close.",
+  },
+  {
+    key: "requestTimeout", flag: "request-timeout", meta: "DURATION", env: "ORYX_REQUEST_TIMEOUT",
+    default: 30_000, defaultText: "30s", parse: parseDuration(1, DAY),
+    help: "Longest a request body may stall (no byte arrives while the app is reading it); then 408 and close.",
+  },
+  {
+    key: "gracefulTimeout", flag: "graceful-timeout", meta: "DURATION", env: "ORYX_GRACEFUL_TIMEOUT",
+    default: 30_000, defaultText: "30s", parse: parseDuration(0, DAY),
+    help: "On SIGTERM or SIGINT, how long requests in flight may take to finish before their connections are closed.",
+  },
+  {
+    key: "limitRequestLine", flag: "limit-request-line", meta: "SIZE", env: "ORYX_LIMIT_REQUEST_LINE",
+    default: 8192, defaultText: "8 KiB", parse: parseSize(64, 1024 ** 2),
+    help: "Longest request line (method, target, version); longer gets 414.",
+  },
+  {
+    key: "limitRequestFields", flag: "limit-request-fields", meta: "N", env: "ORYX_LIMIT_REQUEST_FIELDS",
+    default: 100, defaultText: "100", parse: integer(1, 10_000),
+    help: "Most header fields in a request; more gets 431. Also bounds trailer fields of a chunked body (400).",
+  },
+  {
+    key: "limitRequestFieldSize", flag: "limit-request-field-size", meta: "SIZE", env: "ORYX_LIMIT_REQUEST_FIELD_SIZE",
+    default: 8192, defaultText: "8 KiB", parse: parseSize(64, 1024 ** 2),
+    help: "Longest header field line (name and value); longer gets 431.",
+  },
+  {
+    key: "limitRequestBody", flag: "limit-request-body", meta: "SIZE", env: "ORYX_LIMIT_REQUEST_BODY",
+    default: 16 * 1024 ** 2, defaultText: "16 MiB", parse: parseSize(0, 2 ** 50),
+    help: "Largest request body (after chunked decoding); larger gets 413.",
+  },
+  {
+    key: "serverHeader", flag: "server-header", meta: "TEXT", env: "ORYX_SERVER_HEADER",
+    default: "", defaultText: "none", parse: headerValue,
+    help: "Value of a Server header on every response. None is sent unless this is set.",
+  },
+  {
+    key: "accessLog", flag: "access-log", meta: "FILE", env: "ORYX_ACCESS_LOG",
+    default: "", defaultText: "off", parse: (raw) => raw,
+    help: "Write an access log line per response (Apache combined format) to FILE, or to standard output for -.",
+  },
+  {
+    key: "logLevel", flag: "log-level", meta: "LEVEL", env: "ORYX_LOG_LEVEL",
+    default: "info", defaultText: "info", parse: oneOf(LOG_LEVELS),
+    help: `Least severe error-log level written to standard error: ${LOG_LEVELS.join(", ")}.`,
+  },
+];
+
+export function defaultSettings(): Settings {
+  const s = {} as Record<string, unknown>;
+  for (const spec of SETTINGS) s[spec.key] = structuredClone(spec.default);
+  return s as unknown as Settings;
+}

@@ -1,0 +1,65 @@
+import type { RequestHead } from "../http/index.ts";
+
+/**
+ * The narrow boundary between a connection (src/server) and an app interface (src/gateway): one request and
+ * its response. A gateway turns it into what the app speaks; the connection owns the socket, the framing,
+ * keep-alive, limits and timeouts.
+ */
+
+/** The facts of the connection a request arrived on (the fetch handler's second argument). */
+export interface ConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Deno's shape of the peer's address (`info.remoteAddr` in `Deno.serve` handlers). */
+  readonly remoteAddr: { readonly transport: "tcp" | "unix"; readonly hostname: string; readonly port: number };
+}
+
+/** Where the connection pushes request body bytes once the app reads. */
+export interface BodySink {
+  /** A run of body bytes (a view the sink may keep). Return false to stop the flow until `resume()`. */
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(err: Error): void;
+}
+
+export interface RequestBody {
+  /** Declared length (Content-Length), or null for a chunked body. */
+  readonly length: number | null;
+  /** Starts the flow of body bytes into `sink`; sends `100 Continue` first when the client expects it. */
+  start(sink: BodySink): void;
+  /** Continues a flow stopped by `sink.data` returning false. */
+  resume(): void;
+  /** The app will read no more; what is left is drained (bounded) or the connection closed after the response. */
+  discard(): void;
+}
+
+export interface Exchange {
+  readonly head: RequestHead;
+  readonly info: ConnectionInfo;
+  /** null when the request has no body. */
+  readonly body: RequestBody | null;
+  /** Set by the gateway: called once if the client goes away before the response is complete. */
+  onAbort: ((reason: Error) => void) | null;
+  /** True once the connection is gone or this exchange is over: further calls do nothing. */
+  readonly closed: boolean;
+  /**
+   * A whole response in one write. `headers` is flat (name, value, …), lowercase names, without framing
+   * fields. A null body with `length` ≥ 0 (a HEAD answer, or a 304) declares that Content-Length.
+   */
+  respond(status: number, reason: string, headers: string[], body: Uint8Array | null, length?: number): void;
+  /** Starts a streamed response; `length` is a declared Content-Length, or -1 for unknown. */
+  begin(status: number, reason: string, headers: string[], length: number): void;
+  /** Writes a chunk of a streamed response; false means wait for `drained()` before the next. */
+  write(chunk: Uint8Array): boolean;
+  drained(): Promise<void>;
+  end(): void;
+  /** Abandons a response mid-way (the app's stream failed): the client must not take it as complete. */
+  destroy(err: Error): void;
+  /** Answers with a response of oryx's own (500 for a failed app, 501, 400 …), closing if `close`. */
+  fail(status: number, close?: boolean): void;
+}
+
+/** What a gateway gives the server: a function called once per request head. */
+export type RequestHandler = (exchange: Exchange) => void;

@@ -1,0 +1,279 @@
+import type { Logger } from "../log.ts";
+import type { BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "./exchange.ts";
+
+/** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
+export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
+
+const EMPTY = new Uint8Array(0);
+// Field values oryx will put on the wire: HTAB, visible ASCII, SP and obs-text. (Headers already refuses CR,
+// LF and NUL; this also refuses chars above U+00FF, which have no single-byte form.)
+const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * The fetch gateway: turns each exchange into a real `Request`, calls the app, and writes the `Response` it
+ * gives back. A handler that throws, rejects or returns something else gets a 500 and the server goes on.
+ */
+export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler {
+  return (ex: Exchange): void => {
+    let request: Request;
+    try {
+      request = buildRequest(ex);
+    } catch (err) {
+      // undici refuses methods fetch cannot represent (CONNECT, TRACE, TRACK) and URLs it cannot parse.
+      const unsupported = err instanceof TypeError && /method/i.test(err.message);
+      log.debug(`could not build a Request for ${ex.head.method}: ${(err as Error).message}`);
+      ex.fail(unsupported ? 501 : 400, true);
+      return;
+    }
+    let result: Response | PromiseLike<Response>;
+    try {
+      result = handler(request, ex.info);
+    } catch (err) {
+      appFailed(ex, err, log);
+      return;
+    }
+    if (result instanceof Response) {
+      sendResponse(ex, result, log);
+    } else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<Response>).then === "function") {
+      (result as PromiseLike<Response>).then(
+        (res) => sendResponse(ex, res, log),
+        (err: unknown) => appFailed(ex, err, log),
+      );
+    } else {
+      appFailed(ex, new TypeError(`the handler returned ${describeValue(result)}, not a Response`), log);
+    }
+  };
+}
+
+function buildRequest(ex: Exchange): Request {
+  const head = ex.head;
+  const headers = new Headers();
+  const list = head.headers;
+  for (let i = 0; i < list.length; i += 2) headers.append(list[i]!, list[i + 1]!);
+  const controller = new AbortController();
+  ex.onAbort = () => controller.abort();
+  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers, signal: controller.signal };
+  if (ex.body !== null && head.method !== "GET" && head.method !== "HEAD") {
+    init.body = bodyStream(ex.body);
+    init.duplex = "half";
+  }
+  return new Request(requestUrl(ex), init);
+}
+
+/** The absolute URL of a request: the target when it is absolute, else built from Host and the target. */
+function requestUrl(ex: Exchange): string {
+  const { target, host } = ex.head;
+  if (target.charCodeAt(0) === 0x2f /* / */) return `http://${host || fallbackHost(ex.info)}${target}`;
+  if (target === "*") return `http://${host || fallbackHost(ex.info)}/*`;
+  return target; // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
+}
+
+function fallbackHost(info: ConnectionInfo): string {
+  if (info.remoteAddr.transport === "unix") return "localhost";
+  return info.localAddress.includes(":") ? `[${info.localAddress}]:${info.localPort}` : `${info.localAddress}:${info.localPort}`;
+}
+
+/**
+ * The request body as a web stream, pulled straight from the socket. highWaterMark 0: nothing is read until the
+ * app asks, which is when `100 Continue` goes out, and a full stream stops reads from the socket.
+ */
+function bodyStream(body: RequestBody): ReadableStream<Uint8Array> {
+  let started = false;
+  let done = false;
+  let ctrl: ReadableStreamDefaultController<Uint8Array>;
+  const sink: BodySink = {
+    data(chunk) {
+      if (done) return false;
+      ctrl.enqueue(chunk);
+      return (ctrl.desiredSize ?? 0) > 0;
+    },
+    end() {
+      if (done) return;
+      done = true;
+      ctrl.close();
+    },
+    error(err) {
+      if (done) return;
+      done = true;
+      ctrl.error(err);
+    },
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        ctrl = c;
+      },
+      pull() {
+        if (!started) {
+          started = true;
+          body.start(sink);
+        } else {
+          body.resume();
+        }
+      },
+      cancel() {
+        done = true;
+        body.discard();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function appFailed(ex: Exchange, err: unknown, log: Logger): void {
+  log.error(`the app failed on ${ex.head.method} ${ex.head.target}`, err);
+  ex.fail(500);
+}
+
+function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
+  if (!(res instanceof Response)) {
+    appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
+    return;
+  }
+  if (ex.closed) {
+    res.body?.cancel().catch(noop);
+    return;
+  }
+  let headers: string[];
+  try {
+    headers = flattenHeaders(res.headers);
+  } catch (err) {
+    appFailed(ex, err, log);
+    return;
+  }
+  const body = res.body;
+  if (body === null) {
+    ex.respond(res.status, res.statusText, headers, null);
+    return;
+  }
+  const known = knownBody(res);
+  if (known !== null) {
+    ex.respond(res.status, res.statusText, headers, known);
+    return;
+  }
+  void streamBody(ex, res.status, res.statusText, headers, body.getReader(), log);
+}
+
+const IMMEDIATE = Symbol("immediate");
+const nextMacrotask = (): Promise<typeof IMMEDIATE> => new Promise((resolve) => setImmediate(resolve, IMMEDIATE));
+
+/**
+ * Streams a response body with backpressure. A stream that is already finished once its first chunk is read
+ * (and the microtasks that follow have run) is sent with Content-Length in one write; any other goes out at once,
+ * chunked (HTTP/1.1) or close-delimited (HTTP/1.0), each chunk as it comes.
+ */
+async function streamBody(
+  ex: Exchange,
+  status: number,
+  reason: string,
+  headers: string[],
+  reader: ReadableStreamDefaultReader<unknown>,
+  log: Logger,
+): Promise<void> {
+  let first: Uint8Array;
+  let next: ReturnType<ReadableStreamDefaultReader<unknown>["read"]>;
+  try {
+    const r = await reader.read();
+    if (r.done) {
+      ex.respond(status, reason, headers, EMPTY);
+      return;
+    }
+    first = toBytes(r.value);
+    next = reader.read();
+    const settled = await Promise.race([next, nextMacrotask()]);
+    if (settled !== IMMEDIATE && settled.done) {
+      ex.respond(status, reason, headers, first);
+      return;
+    }
+  } catch (err) {
+    appFailed(ex, err, log);
+    reader.cancel().catch(noop);
+    return;
+  }
+  if (ex.closed) {
+    next.catch(noop);
+    reader.cancel().catch(noop);
+    return;
+  }
+  ex.begin(status, reason, headers, -1);
+  if (ex.head.method === "HEAD") {
+    next.catch(noop);
+    reader.cancel().catch(noop);
+    ex.end();
+    return;
+  }
+  try {
+    let chunk: Uint8Array | null = first;
+    for (;;) {
+      if (chunk !== null && !ex.write(chunk)) await ex.drained();
+      if (ex.closed) {
+        next.catch(noop);
+        reader.cancel().catch(noop);
+        return;
+      }
+      const r = await next;
+      if (r.done) break;
+      chunk = toBytes(r.value);
+      next = reader.read();
+    }
+  } catch (err) {
+    ex.destroy(err instanceof Error ? err : new Error(String(err)));
+    reader.cancel().catch(noop);
+    return;
+  }
+  ex.end();
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return Buffer.from(value, "utf8");
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError(`a response body chunk is ${describeValue(value)}, not bytes`);
+}
+
+function flattenHeaders(h: Headers): string[] {
+  const out: string[] = [];
+  for (const [name, value] of h) {
+    if (name === "set-cookie") continue;
+    if (UNSENDABLE_VALUE.test(value)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
+    out.push(name, value);
+  }
+  // Each Set-Cookie stays its own field: joining them with commas would corrupt cookies that hold dates.
+  for (const cookie of h.getSetCookie()) {
+    if (UNSENDABLE_VALUE.test(cookie)) throw new TypeError("a Set-Cookie header holds a character that cannot be sent");
+    out.push("set-cookie", cookie);
+  }
+  return out;
+}
+
+// undici keeps a Response's original body source (string or bytes) in an internal state object. Reading it
+// skips a web-stream round trip for the most common responses. Found by feature test, not by name alone, so a
+// Node whose internals differ simply takes the general streaming path.
+const stateSymbol: symbol | undefined = (() => {
+  const probe = new Response("probe");
+  for (const sym of Object.getOwnPropertySymbols(probe)) {
+    const v = (probe as unknown as Record<symbol, { body?: { source?: unknown } }>)[sym];
+    if (v !== null && typeof v === "object" && v.body?.source === "probe") return sym;
+  }
+  return undefined;
+})();
+
+function knownBody(res: Response): Uint8Array | null {
+  if (stateSymbol === undefined || res.bodyUsed || res.body?.locked) return null;
+  const state = (res as unknown as Record<symbol, { body?: { source?: unknown } } | undefined>)[stateSymbol];
+  const source = state?.body?.source;
+  if (typeof source === "string") return Buffer.from(source, "utf8");
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  return null;
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "undefined";
+  if (typeof v === "object") return `an object (${v.constructor?.name ?? "Object"})`;
+  return `a ${typeof v}`;
+}
+
+function noop(): void {}

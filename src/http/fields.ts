@@ -1,0 +1,56 @@
+import { COLON, FIELD_VALUE, HTAB, SP, TCHAR } from "./chars.ts";
+import { HttpError, type HttpErrorCode } from "./errors.ts";
+
+/**
+ * Parses one field line (RFC 9112 §5) held in `buf[start, end)`, line terminator already removed, and appends
+ * the lowercased name and the trimmed value to `out`. Used for the header section and for chunked trailers.
+ *
+ * Refused: a line starting with whitespace (obs-fold), an empty or non-token name, whitespace before the colon,
+ * and a value holding a control character other than HTAB (which includes a bare CR).
+ */
+export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode): void {
+  const first = buf[start]!;
+  if (first === SP || first === HTAB) {
+    throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "OBS_FOLD", "obsolete line folding is not accepted");
+  }
+  let i = start;
+  while (i < end && TCHAR[buf[i]!] === 1) i++;
+  if (i === start || i === end || buf[i] !== COLON) {
+    throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_NAME", "a field name is empty or not a token, or whitespace precedes its colon");
+  }
+  const name = latin1(buf, start, i).toLowerCase();
+  let vs = i + 1;
+  let ve = end;
+  while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  for (let j = vs; j < ve; j++) {
+    if (FIELD_VALUE[buf[j]!] !== 1) {
+      throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_VALUE", "a field value holds a control character");
+    }
+  }
+  out.push(name, latin1(buf, vs, ve));
+}
+
+/** Latin-1 decoding keeps every byte as one char, so obs-text survives and lengths stay byte lengths. */
+export function latin1(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.prototype.latin1Slice.call(buf, start, end) as string;
+}
+
+const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
+
+/** Splits a comma-separated list value (RFC 9110 §5.6.1) into trimmed, lowercased elements, dropping empty ones. */
+export function listElements(value: string): string[] {
+  const out: string[] = [];
+  for (const part of value.split(",")) {
+    // Only SP and HTAB are optional whitespace; String.prototype.trim would also eat U+00A0 (obs-text).
+    const t = part.replace(OWS_EDGES, "");
+    if (t !== "") out.push(t.toLowerCase());
+  }
+  return out;
+}
+
+declare global {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string;
+  }
+}

@@ -1,0 +1,10 @@
+/** oryx's programmatic surface. The CLI (`oryx MODULE[:EXPORT]`) is the main way in; see the README. */
+export { Server, ListenError, type ServerOptions } from "./server/server.ts";
+export type { ConnectionOptions, AccessRecord } from "./server/connection.ts";
+export { fetchGateway, type FetchHandler } from "./gateway/fetch.ts";
+export type { ConnectionInfo, Exchange, RequestHandler } from "./gateway/exchange.ts";
+export { loadApp, parseAppSpec, AppLoadError, type LoadedApp, type AppSpec } from "./gateway/load.ts";
+export { SETTINGS, defaultSettings, type Settings, type Bind } from "./config/settings.ts";
+export { HeadParser, ChunkedDecoder, HttpError, type RequestHead, type Limits } from "./http/index.ts";
+export { createLogger, type Logger, type LogLevel } from "./log.ts";
+export { VERSION } from "./version.ts";

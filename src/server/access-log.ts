@@ -1,0 +1,52 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import type { AccessRecord } from "./connection.ts";
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** `[22/Nov/2026:10:00:00 +0000]`: the Common Log Format time, always in UTC. */
+function clfTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`;
+}
+
+/** Client-controlled text goes into the log escaped, so nobody can forge a log line. */
+function esc(s: string): string {
+  return s.replace(/["\\\x00-\x1f\x7f-\xff]/g, (c) => (c === '"' ? '\\"' : c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}
+
+function header(headers: string[], name: string): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]!;
+  return "";
+}
+
+/** One line in Apache's combined format. */
+export function formatCombined(r: AccessRecord): string {
+  const h = r.head;
+  const ref = header(h.headers, "referer");
+  const ua = header(h.headers, "user-agent");
+  return (
+    `${r.info.remoteAddress || "-"} - - ${clfTime(r.startedAt)} "${esc(h.method)} ${esc(h.target)} HTTP/1.${h.versionMinor}" ` +
+    `${r.status || "-"} ${r.bytes > 0 ? r.bytes : "-"} "${ref ? esc(ref) : "-"}" "${ua ? esc(ua) : "-"}"\n`
+  );
+}
+
+export interface AccessLog {
+  write(record: AccessRecord): void;
+  close(): Promise<void>;
+}
+
+/** Opens the access log: "-" is standard output, anything else a file opened for appending. Writes never block. */
+export function openAccessLog(target: string): AccessLog {
+  const stream: NodeJS.WritableStream | WriteStream = target === "-" ? process.stdout : createWriteStream(target, { flags: "a" });
+  return {
+    write: (record) => {
+      stream.write(formatCombined(record));
+    },
+    close: () =>
+      new Promise((resolve) => {
+        if (stream === process.stdout) resolve();
+        else (stream as WriteStream).end(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,760 @@
+import type { Socket } from "node:net";
+import type { BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
+import {
+  CONTINUE_100,
+  ChunkedDecoder,
+  HeadParser,
+  HttpError,
+  LAST_CHUNK,
+  chunkHeader,
+  serializeHead,
+  simpleResponse,
+  statusForbidsBody,
+  type Limits,
+  type RequestHead,
+  type ResponseFraming,
+} from "../http/index.ts";
+import type { Logger } from "../log.ts";
+
+export interface ConnectionOptions {
+  limits: Limits;
+  /** Longest wait for a complete request head, from its first byte (or from accept for the first request). */
+  headerTimeoutMs: number;
+  /** Longest idle wait between requests on a kept-alive connection. */
+  keepAliveTimeoutMs: number;
+  /** Longest a request body may stall: no byte while oryx is reading it. */
+  bodyTimeoutMs: number;
+  /** Server header value, or "" for none. */
+  serverHeader: string;
+  handler: RequestHandler;
+  log: Logger;
+  /** Called once per completed or abandoned response, only when an access log is configured. */
+  onAccess: ((record: AccessRecord) => void) | null;
+}
+
+export interface AccessRecord {
+  info: ConnectionInfo;
+  head: RequestHead;
+  status: number;
+  bytes: number;
+  startedAt: number;
+  durationMs: number;
+}
+
+// An unread request body is drained after the response, up to this many bytes and this long; past either the
+// connection is closed instead, so a kept-alive client never waits on a body nobody reads.
+export const DRAIN_MAX_BYTES = 256 * 1024;
+export const DRAIN_MAX_MS = 5_000;
+// After a refusal or a `Connection: close` response, oryx half-closes and keeps discarding what the client still
+// sends for up to this long, so the client reads the answer instead of a reset (lingering close, as nginx does).
+export const LINGER_MS = 2_000;
+
+const enum Phase {
+  /** Between requests: nothing of the next head received yet. */
+  Idle,
+  /** Part of a request head received. */
+  Head,
+  /** A request was handed to the app; its body may still be arriving; its response is being made. */
+  Active,
+  /** The response is complete; an unread body is being discarded before the next request. */
+  Draining,
+  /** Half-closed by oryx; discarding input until the client closes or the linger time ends. */
+  Closing,
+  Closed,
+}
+
+const enum Timer {
+  None,
+  Header,
+  KeepAlive,
+  Body,
+  Drain,
+  Linger,
+}
+
+/**
+ * One client connection: a small state machine from accept to close.
+ * reading head → (reading body ‖ app making the response) → writing → keep-alive → reading head …
+ *
+ * Requests on a connection are handled one at a time, in order. Bytes of pipelined requests that arrive early
+ * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
+ * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
+ */
+export class Connection {
+  readonly socket: Socket;
+  readonly info: ConnectionInfo;
+  readonly opts: ConnectionOptions;
+  private readonly parser: HeadParser;
+  private phase = Phase.Idle;
+  private pending: Buffer | null = null;
+  private inProcess = false;
+  private clientEnded = false;
+  private shuttingDown = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerKind = Timer.None;
+  private drainWaiters: Array<() => void> = [];
+  /** The exchange in progress, if any. */
+  ex: ConnExchange | null = null;
+  /** Requests served on this connection. */
+  requests = 0;
+  onClosed: (() => void) | null = null;
+
+  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions) {
+    this.socket = socket;
+    this.info = info;
+    this.opts = opts;
+    this.parser = new HeadParser(opts.limits);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("end", () => this.onEnd());
+    socket.on("close", () => this.onClose());
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      // Resets and broken pipes are a client's right; 'close' follows and cleans up.
+      if (err.code !== "ECONNRESET" && err.code !== "EPIPE") opts.log.debug(`connection error: ${err.message}`);
+    });
+    socket.on("drain", () => this.onDrain());
+    this.arm(Timer.Header, opts.headerTimeoutMs);
+  }
+
+  /** Graceful shutdown: idle connections close now; a busy one closes after its current response. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.phase === Phase.Idle && this.pending === null && !this.inProcess) this.closeQuietly();
+  }
+
+  get idle(): boolean {
+    return this.phase === Phase.Idle || this.phase === Phase.Closed;
+  }
+
+  // ─── input ────────────────────────────────────────────────────────────────────────────────────────────────
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === Phase.Closing || this.phase === Phase.Closed) return; // lingering: discard
+    let buf = chunk;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    this.socket.cork();
+    this.process(buf, 0);
+    this.socket.uncork();
+  }
+
+  /** Processes received bytes until they are used up or the connection must wait (app, backpressure). */
+  private process(buf: Buffer, start: number): void {
+    let off = start;
+    this.inProcess = true;
+    try {
+      while (off < buf.length) {
+        const phase = this.phase;
+        if (phase === Phase.Idle || phase === Phase.Head) {
+          if (phase === Phase.Idle) {
+            this.phase = Phase.Head;
+            if (this.timerKind !== Timer.Header) this.arm(Timer.Header, this.opts.headerTimeoutMs);
+          }
+          const end = this.parser.execute(buf, off);
+          if (end < 0) return;
+          off = end;
+          const head = this.parser.finish(this.opts.limits.body);
+          this.startExchange(head);
+        } else if (phase === Phase.Active || phase === Phase.Draining) {
+          const ex = this.ex!;
+          if (ex.bodyDone || !ex.flowing) {
+            this.stash(buf, off);
+            return;
+          }
+          off = this.feedBody(ex, buf, off);
+        } else {
+          return;
+        }
+      }
+    } catch (err) {
+      if (err instanceof HttpError) this.refuse(err);
+      else this.internalError(err);
+    } finally {
+      this.inProcess = false;
+    }
+  }
+
+  /** Keeps unprocessed bytes for later and stops reading until they can be used. */
+  private stash(buf: Buffer, off: number): void {
+    this.pending = off === 0 ? buf : buf.subarray(off);
+    this.socket.pause();
+  }
+
+  /** Restarts input after a wait: first the bytes kept aside, then the socket. */
+  private resumeInput(): void {
+    if (this.inProcess || this.phase === Phase.Closing || this.phase === Phase.Closed) return;
+    if (this.pending !== null) {
+      const buf = this.pending;
+      this.pending = null;
+      this.socket.cork();
+      this.process(buf, 0);
+      this.socket.uncork();
+      if (this.pending !== null) return; // still waiting
+    }
+    // process() may have moved the phase on.
+    const phase = this.phase as Phase;
+    if (phase === Phase.Active && (this.ex!.bodyDone || !this.ex!.flowing)) return;
+    if (phase === Phase.Closing || phase === Phase.Closed) return;
+    this.socket.resume();
+  }
+
+  private feedBody(ex: ConnExchange, buf: Buffer, off: number): number {
+    if (this.timerKind === Timer.Body) this.timer!.refresh();
+    if (ex.decoder === null) {
+      const n = Math.min(ex.remaining, buf.length - off);
+      ex.remaining -= n;
+      ex.deliver(buf.subarray(off, off + n));
+      if (ex.remaining === 0) this.bodyComplete(ex);
+      return off + n;
+    }
+    const end = ex.decoder.execute(buf, off, ex.deliverFn);
+    if (end < 0) return buf.length;
+    this.bodyComplete(ex);
+    return end;
+  }
+
+  private bodyComplete(ex: ConnExchange): void {
+    ex.bodyDone = true;
+    if (this.timerKind === Timer.Body || this.timerKind === Timer.Drain) this.arm(Timer.None, 0);
+    const sink = ex.sink;
+    ex.sink = null;
+    sink?.end();
+    if (this.phase === Phase.Draining) this.nextRequest();
+  }
+
+  private onEnd(): void {
+    this.clientEnded = true;
+    switch (this.phase) {
+      case Phase.Idle:
+      case Phase.Head:
+      case Phase.Draining:
+      case Phase.Closing:
+        this.socket.destroy();
+        return;
+      case Phase.Active: {
+        const ex = this.ex!;
+        if (!ex.bodyDone) ex.failBody(new Error("the client closed the connection before sending the whole body"));
+        return; // the response may still be written to a half-closed client
+      }
+    }
+  }
+
+  private onClose(): void {
+    const wasActive = this.phase === Phase.Active;
+    this.phase = Phase.Closed;
+    this.arm(Timer.None, 0);
+    this.pending = null;
+    const ex = this.ex;
+    if (ex !== null && !ex.finished) {
+      ex.finished = true;
+      const reason = new Error(wasActive ? "the client closed the connection before the response was complete" : "connection closed");
+      ex.failBody(reason);
+      ex.abort(reason);
+      this.logAccess(ex);
+    }
+    this.ex = null;
+    this.onDrain();
+    this.onClosed?.();
+  }
+
+  private onDrain(): void {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.phase === Phase.Closed || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  // ─── exchanges ────────────────────────────────────────────────────────────────────────────────────────────
+
+  private startExchange(head: RequestHead): void {
+    this.arm(Timer.None, 0);
+    this.requests++;
+    const ex = new ConnExchange(this, head);
+    this.ex = ex;
+    this.phase = Phase.Active;
+    try {
+      this.opts.handler(ex);
+    } catch (err) {
+      this.opts.log.error("the gateway failed on a request", err);
+      ex.fail(500, true);
+    }
+  }
+
+  /** Writes a response head (and a whole body, if given) and decides whether the connection stays open. */
+  writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | null): void {
+    const head = ex.head;
+    let close = !head.keepAlive || this.shuttingDown || this.clientEnded || framing === "close" || this.opts.keepAliveTimeoutMs === 0;
+    if (!close && ex.appSaysClose) close = true;
+    if (!close && !ex.bodyDone) {
+      // The body was not read (or not all of it): drain it after the response if it is small, else close.
+      if (head.expectContinue && !ex.continueSent) close = true;
+      else if (ex.decoder === null && ex.remaining > DRAIN_MAX_BYTES) close = true;
+    }
+    ex.keepAlive = !close;
+    ex.status = status;
+    const s = serializeHead({
+      status,
+      reason,
+      headers,
+      framing,
+      contentLength: length,
+      close,
+      keepAlive10: !close && head.versionMinor === 0,
+      server: this.opts.serverHeader,
+      hasDate: ex.appHasDate,
+    });
+    const socket = this.socket;
+    if (body !== null && body.length > 0) {
+      socket.cork();
+      socket.write(s, "latin1");
+      socket.write(body);
+      socket.uncork();
+      ex.bytes += body.length;
+    } else {
+      socket.write(s, "latin1");
+    }
+  }
+
+  writeRaw(data: Uint8Array | string): boolean {
+    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
+  }
+
+  /** The response is complete: log it, then drain, close, or go on to the next request. */
+  finishExchange(ex: ConnExchange): void {
+    if (ex.finished) return;
+    ex.finished = true;
+    this.logAccess(ex);
+    if (this.phase === Phase.Closed) return;
+    if (!ex.keepAlive) {
+      this.closeGracefully();
+      return;
+    }
+    if (!ex.bodyDone) {
+      const sink = ex.sink;
+      ex.sink = null;
+      sink?.error(new Error("the response was sent before the request body was read"));
+      ex.discarding = true;
+      ex.flowing = true;
+      this.phase = Phase.Draining;
+      this.arm(Timer.Drain, DRAIN_MAX_MS);
+      this.resumeInput();
+      return;
+    }
+    this.nextRequest();
+  }
+
+  private nextRequest(): void {
+    this.ex = null;
+    this.parser.reset();
+    this.phase = Phase.Idle;
+    if (this.shuttingDown && this.pending === null) {
+      this.closeGracefully();
+      return;
+    }
+    this.arm(Timer.KeepAlive, this.opts.keepAliveTimeoutMs);
+    if (!this.inProcess) this.resumeInput();
+  }
+
+  /** Called by the exchange when the app starts or resumes reading the body. */
+  bodyFlow(): void {
+    if (this.phase !== Phase.Active) return;
+    if (this.timerKind !== Timer.Body) this.arm(Timer.Body, this.opts.bodyTimeoutMs);
+    this.resumeInput();
+  }
+
+  /** Called by the exchange when the app's body stream is full. */
+  bodyPaused(): void {
+    if (this.timerKind === Timer.Body) this.arm(Timer.None, 0);
+  }
+
+  drainedTooMuch(): void {
+    this.opts.log.debug("closing a connection: the unread request body is larger than the drain limit");
+    this.closeGracefully();
+  }
+
+  private logAccess(ex: ConnExchange): void {
+    const onAccess = this.opts.onAccess;
+    if (onAccess === null) return;
+    onAccess({
+      info: this.info,
+      head: ex.head,
+      status: ex.status,
+      bytes: ex.bytes,
+      startedAt: ex.startedAt,
+      durationMs: Date.now() - ex.startedAt,
+    });
+  }
+
+  // ─── errors, timeouts, closing ────────────────────────────────────────────────────────────────────────────
+
+  /** Refuses a request the client got wrong: the status, `Connection: close`, and a close. */
+  refuse(err: HttpError): void {
+    this.opts.log.debug(`refused a request from ${this.info.remoteAddress}: ${err.status} ${err.code}: ${err.message}`);
+    const ex = this.ex;
+    if (ex !== null && !ex.finished) {
+      ex.failBody(err);
+      if (ex.headWritten) {
+        ex.finished = true;
+        ex.abort(err);
+        this.logAccess(ex);
+        this.socket.destroy();
+        return;
+      }
+      ex.finished = true;
+      ex.status = err.status;
+      ex.abort(err);
+      this.logAccess(ex);
+    }
+    this.pending = null;
+    this.writeRaw(simpleResponse(err.status, true, this.opts.serverHeader));
+    this.closeGracefully();
+  }
+
+  private internalError(err: unknown): void {
+    this.opts.log.error("internal error on a connection", err);
+    const ex = this.ex;
+    if (ex !== null && ex.headWritten) {
+      this.socket.destroy();
+      return;
+    }
+    this.writeRaw(simpleResponse(500, true, this.opts.serverHeader));
+    this.closeGracefully();
+  }
+
+  /** Half-closes after what was written, then discards input until the client closes or LINGER_MS passes. */
+  closeGracefully(): void {
+    if (this.phase === Phase.Closing || this.phase === Phase.Closed) return;
+    this.phase = Phase.Closing;
+    this.pending = null;
+    this.arm(Timer.Linger, LINGER_MS);
+    this.socket.end();
+    if (this.clientEnded) {
+      // Nothing more can arrive: close once our bytes are out.
+      this.socket.once("finish", () => this.socket.destroy());
+    }
+    this.socket.resume();
+  }
+
+  private closeQuietly(): void {
+    this.phase = Phase.Closing;
+    this.arm(Timer.None, 0);
+    this.socket.destroy();
+  }
+
+  private arm(kind: Timer, ms: number): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.timerKind = kind;
+    if (kind === Timer.None) return;
+    this.timer = setTimeout(this.onTimer, ms);
+    this.timer.unref();
+  }
+
+  private readonly onTimer = (): void => {
+    const kind = this.timerKind;
+    this.timer = null;
+    this.timerKind = Timer.None;
+    switch (kind) {
+      case Timer.Header:
+        if (this.parser.started && this.phase === Phase.Head) {
+          this.refuse(new HttpError(408, "HEAD_TIMEOUT", "the request head did not arrive in time"));
+        } else {
+          this.closeQuietly();
+        }
+        return;
+      case Timer.KeepAlive:
+        if (this.phase === Phase.Idle) this.closeQuietly();
+        return;
+      case Timer.Body:
+        if (this.phase === Phase.Active && this.ex !== null && !this.ex.bodyDone) {
+          this.refuse(new HttpError(408, "BODY_TIMEOUT", "the request body stalled"));
+        }
+        return;
+      case Timer.Drain:
+      case Timer.Linger:
+        this.socket.destroy();
+        return;
+    }
+  };
+
+  logError(msg: string, err: unknown): void {
+    this.opts.log.error(msg, err);
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+}
+
+/**
+ * One request and its response on a connection. Every method is a no-op once the exchange is finished, so an
+ * app holding on to a stale request can never write into the next one.
+ */
+export class ConnExchange implements Exchange, RequestBody {
+  readonly head: RequestHead;
+  readonly info: ConnectionInfo;
+  readonly body: RequestBody | null;
+  readonly startedAt = Date.now();
+  readonly decoder: ChunkedDecoder | null;
+  readonly deliverFn: (chunk: Buffer) => void;
+  onAbort: ((reason: Error) => void) | null = null;
+  /** Bytes of a Content-Length body not yet received. */
+  remaining: number;
+  bodyDone: boolean;
+  sink: BodySink | null = null;
+  flowing = false;
+  discarding = false;
+  continueSent = false;
+  drainedBytes = 0;
+  headWritten = false;
+  finished = false;
+  keepAlive = false;
+  appSaysClose = false;
+  appHasDate = false;
+  status = 0;
+  bytes = 0;
+  private framing: ResponseFraming = "none";
+  private declared = -1;
+  private written = 0;
+  private isHead: boolean;
+  private readonly conn: Connection;
+
+  constructor(conn: Connection, head: RequestHead) {
+    this.conn = conn;
+    this.head = head;
+    this.info = conn.info;
+    this.isHead = head.method === "HEAD";
+    this.remaining = head.framing === "length" ? head.contentLength : 0;
+    this.bodyDone = head.framing === "none";
+    this.decoder = head.framing === "chunked" ? new ChunkedDecoder(conn.opts.limits) : null;
+    this.body = this.bodyDone ? null : this;
+    this.deliverFn = (chunk) => this.deliver(chunk);
+  }
+
+  get closed(): boolean {
+    return this.finished;
+  }
+
+  get length(): number | null {
+    return this.head.framing === "length" ? this.head.contentLength : null;
+  }
+
+  // ─── RequestBody ──
+
+  start(sink: BodySink): void {
+    if (this.finished || this.sink !== null || this.discarding) return;
+    if (this.bodyDone) {
+      sink.end();
+      return;
+    }
+    this.sink = sink;
+    if (this.head.expectContinue && !this.continueSent && !this.headWritten) {
+      this.continueSent = true;
+      this.conn.writeRaw(CONTINUE_100);
+    }
+    this.flowing = true;
+    this.conn.bodyFlow();
+  }
+
+  resume(): void {
+    if (this.finished || this.sink === null || this.flowing) return;
+    this.flowing = true;
+    this.conn.bodyFlow();
+  }
+
+  discard(): void {
+    if (this.discarding) return;
+    this.sink = null;
+    this.flowing = false;
+    this.discarding = true;
+  }
+
+  deliver(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.discarding) {
+      this.drainedBytes += chunk.length;
+      if (this.drainedBytes > DRAIN_MAX_BYTES) this.conn.drainedTooMuch();
+      return;
+    }
+    if (this.sink !== null && !this.sink.data(chunk)) {
+      this.flowing = false;
+      this.conn.bodyPaused();
+    }
+  }
+
+  failBody(err: Error): void {
+    const sink = this.sink;
+    this.sink = null;
+    this.flowing = false;
+    sink?.error(err);
+  }
+
+  abort(reason: Error): void {
+    const cb = this.onAbort;
+    this.onAbort = null;
+    if (cb !== null) {
+      try {
+        cb(reason);
+      } catch (err) {
+        this.conn.logError("an abort listener threw", err);
+      }
+    }
+  }
+
+  // ─── response ──
+
+  /** Reads the app's framing-related headers; they are oryx's to write. Returns the app's Content-Length or -1. */
+  private takeFraming(headers: string[]): { headers: string[]; length: number } {
+    let length = -1;
+    let clean = headers;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      if (name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "date" || name === "keep-alive") {
+        clean = [];
+        for (let j = 0; j < headers.length; j += 2) {
+          const n = headers[j]!;
+          const v = headers[j + 1]!;
+          if (n === "content-length") {
+            if (/^[0-9]{1,15}$/.test(v)) length = Number(v);
+          } else if (n === "connection") {
+            if (/(^|,)\s*close\s*(,|$)/i.test(v)) this.appSaysClose = true;
+          } else if (n === "date") {
+            this.appHasDate = true;
+            clean.push(n, v);
+          } else if (n !== "transfer-encoding" && n !== "keep-alive") {
+            clean.push(n, v);
+          }
+        }
+        break;
+      }
+    }
+    return { headers: clean, length };
+  }
+
+  respond(status: number, reason: string, headers: string[], body: Uint8Array | null, length = -1): void {
+    if (this.finished || this.headWritten) return;
+    this.headWritten = true;
+    const t = this.takeFraming(headers);
+    let framing: ResponseFraming;
+    let len = 0;
+    if (statusForbidsBody(status)) {
+      framing = "none";
+      if (status === 304 && (length >= 0 || t.length >= 0)) {
+        framing = "length";
+        len = length >= 0 ? length : t.length;
+      }
+      body = null;
+    } else if (body !== null) {
+      framing = "length";
+      len = body.length;
+      if (this.isHead) body = null;
+    } else if (this.isHead && (length >= 0 || t.length >= 0)) {
+      framing = "length";
+      len = length >= 0 ? length : t.length;
+    } else if (this.isHead) {
+      framing = "none";
+    } else {
+      framing = "length";
+      len = 0;
+    }
+    this.conn.writeHead(this, status, reason, t.headers, framing, len, body);
+    this.conn.finishExchange(this);
+  }
+
+  begin(status: number, reason: string, headers: string[], length: number): void {
+    if (this.finished || this.headWritten) return;
+    this.headWritten = true;
+    const t = this.takeFraming(headers);
+    const declared = length >= 0 ? length : t.length;
+    let framing: ResponseFraming;
+    if (statusForbidsBody(status)) framing = status === 304 && declared >= 0 ? "length" : "none";
+    else if (declared >= 0) framing = "length";
+    else if (this.head.versionMinor === 1) framing = "chunked";
+    else framing = this.isHead ? "none" : "close";
+    this.framing = framing;
+    this.declared = declared;
+    this.conn.writeHead(this, status, reason, t.headers, framing, declared, null);
+    if (this.isHead || statusForbidsBody(status)) this.framing = "none";
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.finished || !this.headWritten) return true;
+    const n = chunk.length;
+    if (n === 0) return true;
+    switch (this.framing) {
+      case "none":
+        return true;
+      case "length": {
+        if (this.written + n > this.declared) {
+          this.destroy(new Error(`the app's response body is longer than its Content-Length (${this.declared})`));
+          return true;
+        }
+        this.written += n;
+        this.bytes += n;
+        return this.conn.writeRaw(chunk);
+      }
+      case "chunked": {
+        this.bytes += n;
+        const socket = this.conn.socket;
+        socket.cork();
+        this.conn.writeRaw(chunkHeader(n));
+        this.conn.writeRaw(chunk);
+        const ok = this.conn.writeRaw("\r\n");
+        socket.uncork();
+        return ok;
+      }
+      case "close":
+        this.bytes += n;
+        return this.conn.writeRaw(chunk);
+    }
+  }
+
+  drained(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return this.conn.waitDrain();
+  }
+
+  end(): void {
+    if (this.finished || !this.headWritten) return;
+    if (this.framing === "chunked") this.conn.writeRaw(LAST_CHUNK);
+    else if (this.framing === "length" && this.written !== this.declared) {
+      this.destroy(new Error(`the app's response body is shorter than its Content-Length (${this.declared})`));
+      return;
+    }
+    if (this.framing === "close") this.keepAlive = false;
+    this.conn.finishExchange(this);
+  }
+
+  destroy(err: Error): void {
+    if (this.finished) return;
+    this.conn.logError("a response was abandoned mid-way", err);
+    this.finished = true;
+    this.failBody(err);
+    this.conn.socket.destroy();
+  }
+
+  fail(status: number, close = false): void {
+    if (this.finished) return;
+    if (this.headWritten) {
+      this.destroy(new Error(`failed after the response head was sent (would have been ${status})`));
+      return;
+    }
+    if (close) this.appSaysClose = true;
+    const body = Buffer.from(simpleBody(status));
+    this.respond(status, "", ["content-type", "text/plain; charset=utf-8"], body);
+  }
+}
+
+function simpleBody(status: number): string {
+  // The same text simpleResponse uses: the reason phrase, nothing of the request, no stack.
+  const s = simpleResponse(status, false, "");
+  return s.slice(s.indexOf("\r\n\r\n") + 4);
+}

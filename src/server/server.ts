@@ -1,0 +1,138 @@
+import net from "node:net";
+import type { Bind } from "../config/settings.ts";
+import type { ConnectionInfo } from "../gateway/exchange.ts";
+import { Connection, type ConnectionOptions } from "./connection.ts";
+
+/** A listen failure, with the address and a human reason ("address already in use"). */
+export class ListenError extends Error {
+  readonly code: string | undefined;
+  constructor(address: string, err: NodeJS.ErrnoException) {
+    super(`cannot listen on ${address}: ${describeListenError(err)}`);
+    this.name = "ListenError";
+    this.code = err.code;
+  }
+}
+
+function describeListenError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "EADDRINUSE": return "address already in use";
+    case "EACCES": return "permission denied";
+    case "EADDRNOTAVAIL": return "address not available on this machine";
+    case "ENOTFOUND": case "EAI_AGAIN": return "host name not found";
+    default: return err.message;
+  }
+}
+
+export function bindText(b: Bind): string {
+  if (b.kind === "unix") return `unix:${b.path}`;
+  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+}
+
+export interface ServerOptions {
+  binds: Bind[];
+  backlog: number;
+  connection: ConnectionOptions;
+}
+
+/**
+ * Listeners and the connections they accept. Knows nothing of apps: each connection hands its requests to the
+ * handler in `connection.handler`.
+ */
+export class Server {
+  private readonly opts: ServerOptions;
+  private readonly listeners: net.Server[] = [];
+  readonly connections = new Set<Connection>();
+  private closing = false;
+  private onEmpty: (() => void) | null = null;
+
+  constructor(opts: ServerOptions) {
+    this.opts = opts;
+  }
+
+  /** Binds every address; returns each one's real URL (port 0 resolved). On a failure nothing stays bound. */
+  async listen(): Promise<string[]> {
+    const urls: string[] = [];
+    try {
+      for (const bind of this.opts.binds) {
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket, bind));
+        this.listeners.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(bindText(bind), err)));
+          if (bind.kind === "unix") server.listen({ path: bind.path, backlog: this.opts.backlog }, resolve);
+          else server.listen({ host: bind.host, port: bind.port, backlog: this.opts.backlog }, resolve);
+        });
+        server.on("error", (err) => this.opts.connection.log.error(`listener error on ${bindText(bind)}`, err));
+        urls.push(addressUrl(server, bind));
+      }
+    } catch (err) {
+      await this.closeListeners();
+      throw err;
+    }
+    return urls;
+  }
+
+  private accept(socket: net.Socket, bind: Bind): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, connectionInfo(socket, bind), this.opts.connection);
+    this.connections.add(conn);
+    conn.onClosed = () => {
+      this.connections.delete(conn);
+      if (this.connections.size === 0) this.onEmpty?.();
+    };
+  }
+
+  private closeListeners(): Promise<void> {
+    const all = this.listeners.splice(0).map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())));
+    return Promise.all(all).then(() => undefined);
+  }
+
+  /**
+   * Graceful stop: stop accepting, close idle connections, let requests in flight finish (their responses
+   * carry `Connection: close`), and after `gracefulMs` close whatever is left.
+   */
+  async close(gracefulMs: number): Promise<void> {
+    this.closing = true;
+    const listenersClosed = this.closeListeners();
+    for (const conn of this.connections) conn.shutdown();
+    if (this.connections.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => this.destroyAll(), gracefulMs);
+        this.onEmpty = () => {
+          clearTimeout(timer);
+          this.onEmpty = null;
+          resolve();
+        };
+      });
+    }
+    await listenersClosed;
+  }
+
+  /** Closes every connection now. */
+  destroyAll(): void {
+    for (const conn of this.connections) conn.socket.destroy();
+  }
+}
+
+function connectionInfo(socket: net.Socket, bind: Bind): ConnectionInfo {
+  if (bind.kind === "unix") {
+    return { remoteAddress: "", remotePort: 0, localAddress: bind.path, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
+  }
+  const remoteAddress = socket.remoteAddress ?? "";
+  const remotePort = socket.remotePort ?? 0;
+  return {
+    remoteAddress,
+    remotePort,
+    localAddress: socket.localAddress ?? "",
+    localPort: socket.localPort ?? 0,
+    remoteAddr: { transport: "tcp", hostname: remoteAddress, port: remotePort },
+  };
+}
+
+function addressUrl(server: net.Server, bind: Bind): string {
+  if (bind.kind === "unix") return `unix:${bind.path}`;
+  const a = server.address() as net.AddressInfo;
+  return a.family === "IPv6" ? `http://[${a.address}]:${a.port}` : `http://${a.address}:${a.port}`;
+}
