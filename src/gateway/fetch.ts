@@ -1,10 +1,12 @@
 import type { Logger } from "../log.ts";
-import type { BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "./exchange.ts";
+import type { ConnectionInfo, Exchange, RequestHandler } from "./exchange.ts";
+import { createRequest, requestUrl } from "./request.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
 
 const EMPTY = new Uint8Array(0);
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 // Field values oryx will put on the wire: HTAB, visible ASCII, SP and obs-text. (Headers already refuses CR,
 // LF and NUL; this also refuses chars above U+00FF, which have no single-byte form.)
 const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -15,14 +17,21 @@ const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
  */
 export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler {
   return (ex: Exchange): void => {
+    // A fetch Request cannot carry these methods (the Fetch standard forbids them), nor a URL it cannot parse.
+    if (FORBIDDEN_METHODS.has(ex.head.method.toUpperCase())) {
+      ex.fail(501, true);
+      return;
+    }
+    if (!URL.canParse(requestUrl(ex))) {
+      ex.fail(400, true);
+      return;
+    }
     let request: Request;
     try {
-      request = buildRequest(ex);
+      request = createRequest(ex);
     } catch (err) {
-      // undici refuses methods fetch cannot represent (CONNECT, TRACE, TRACK) and URLs it cannot parse.
-      const unsupported = err instanceof TypeError && /method/i.test(err.message);
-      log.debug(`could not build a Request for ${ex.head.method}: ${(err as Error).message}`);
-      ex.fail(unsupported ? 501 : 400, true);
+      log.debug(`could not build a Request for ${ex.head.method} ${ex.head.target}: ${(err as Error).message}`);
+      ex.fail(400, true);
       return;
     }
     let result: Response | PromiseLike<Response>;
@@ -43,81 +52,6 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       appFailed(ex, new TypeError(`the handler returned ${describeValue(result)}, not a Response`), log);
     }
   };
-}
-
-function buildRequest(ex: Exchange): Request {
-  const head = ex.head;
-  const headers = new Headers();
-  const list = head.headers;
-  for (let i = 0; i < list.length; i += 2) headers.append(list[i]!, list[i + 1]!);
-  const controller = new AbortController();
-  ex.onAbort = () => controller.abort();
-  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers, signal: controller.signal };
-  if (ex.body !== null && head.method !== "GET" && head.method !== "HEAD") {
-    init.body = bodyStream(ex.body);
-    init.duplex = "half";
-  }
-  return new Request(requestUrl(ex), init);
-}
-
-/** The absolute URL of a request: the target when it is absolute, else built from Host and the target. */
-function requestUrl(ex: Exchange): string {
-  const { target, host } = ex.head;
-  if (target.charCodeAt(0) === 0x2f /* / */) return `http://${host || fallbackHost(ex.info)}${target}`;
-  if (target === "*") return `http://${host || fallbackHost(ex.info)}/*`;
-  return target; // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
-}
-
-function fallbackHost(info: ConnectionInfo): string {
-  if (info.remoteAddr.transport === "unix") return "localhost";
-  return info.localAddress.includes(":") ? `[${info.localAddress}]:${info.localPort}` : `${info.localAddress}:${info.localPort}`;
-}
-
-/**
- * The request body as a web stream, pulled straight from the socket. highWaterMark 0: nothing is read until the
- * app asks, which is when `100 Continue` goes out, and a full stream stops reads from the socket.
- */
-function bodyStream(body: RequestBody): ReadableStream<Uint8Array> {
-  let started = false;
-  let done = false;
-  let ctrl: ReadableStreamDefaultController<Uint8Array>;
-  const sink: BodySink = {
-    data(chunk) {
-      if (done) return false;
-      ctrl.enqueue(chunk);
-      return (ctrl.desiredSize ?? 0) > 0;
-    },
-    end() {
-      if (done) return;
-      done = true;
-      ctrl.close();
-    },
-    error(err) {
-      if (done) return;
-      done = true;
-      ctrl.error(err);
-    },
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      start(c) {
-        ctrl = c;
-      },
-      pull() {
-        if (!started) {
-          started = true;
-          body.start(sink);
-        } else {
-          body.resume();
-        }
-      },
-      cancel() {
-        done = true;
-        body.discard();
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }
 
 function appFailed(ex: Exchange, err: unknown, log: Logger): void {

@@ -1,0 +1,300 @@
+import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange.ts";
+
+/**
+ * The `Request` an app gets. Building undici's Request, its Headers and its AbortSignal costs more than the rest
+ * of a small exchange put together, and most handlers read only a few of its parts. So oryx hands over a
+ * `LazyRequest`: `instanceof Request` holds, `method`, `url`, `headers`, `signal` and `body` are built on first
+ * use, `text()`, `json()`, `arrayBuffer()` and `bytes()` read the body straight from the socket, and anything
+ * else (clone, formData, blob, mode, …) builds the real Request once and asks it.
+ *
+ * `new Request(lazy)` and `fetch(lazy)` work through undici's internal slots, which the lazy request forwards to
+ * its real Request. Whether that holds on this Node is tested once at startup (`lazyRequestsWork`); where it does
+ * not, every request is built eagerly as a real Request instead. Correctness first.
+ */
+
+const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/** Fetch normalizes these methods' case (Fetch standard, "normalize a method"); the others stay as sent. */
+function normalizeMethod(method: string): string {
+  if (STANDARD_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  return STANDARD_METHODS.has(upper) ? upper : method;
+}
+
+/** The absolute URL of a request: the target when it is absolute, else built from Host and the target. */
+export function requestUrl(ex: Exchange): string {
+  const { target, host } = ex.head;
+  if (target.charCodeAt(0) === 0x2f /* / */) return `http://${host || fallbackHost(ex.info)}${target}`;
+  if (target === "*") return `http://${host || fallbackHost(ex.info)}/*`;
+  return target; // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
+}
+
+function fallbackHost(info: ConnectionInfo): string {
+  if (info.remoteAddr.transport === "unix") return "localhost";
+  return info.localAddress.includes(":") ? `[${info.localAddress}]:${info.localPort}` : `${info.localAddress}:${info.localPort}`;
+}
+
+function buildHeaders(list: string[]): Headers {
+  const headers = new Headers();
+  for (let i = 0; i < list.length; i += 2) headers.append(list[i]!, list[i + 1]!);
+  return headers;
+}
+
+/**
+ * The request body as a web stream, pulled straight from the socket. highWaterMark 0: nothing is read until the
+ * app asks, which is when `100 Continue` goes out, and a full stream stops reads from the socket.
+ */
+export function bodyStream(body: RequestBody): ReadableStream<Uint8Array> {
+  let started = false;
+  let done = false;
+  let ctrl: ReadableStreamDefaultController<Uint8Array>;
+  const sink: BodySink = {
+    data(chunk) {
+      if (done) return false;
+      ctrl.enqueue(chunk);
+      return (ctrl.desiredSize ?? 0) > 0;
+    },
+    end() {
+      if (done) return;
+      done = true;
+      ctrl.close();
+    },
+    error(err) {
+      if (done) return;
+      done = true;
+      ctrl.error(err);
+    },
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        ctrl = c;
+      },
+      pull() {
+        if (!started) {
+          started = true;
+          body.start(sink);
+        } else {
+          body.resume();
+        }
+      },
+      cancel() {
+        done = true;
+        body.discard();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Reads a whole request body straight from the connection, without a web stream. */
+function readAll(body: RequestBody): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.start({
+      data(chunk) {
+        chunks.push(chunk);
+        size += chunk.length;
+        return true;
+      },
+      end() {
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      },
+      error: reject,
+    });
+  });
+}
+
+/** A real undici Request for the exchange, built at once. */
+export function eagerRequest(ex: Exchange): Request {
+  const head = ex.head;
+  const controller = new AbortController();
+  ex.onAbort = () => controller.abort();
+  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers: buildHeaders(head.headers), signal: controller.signal };
+  if (ex.body !== null && head.method !== "GET" && head.method !== "HEAD") {
+    init.body = bodyStream(ex.body);
+    init.duplex = "half";
+  }
+  return new Request(requestUrl(ex), init);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class LazyRequest {
+  readonly #ex: Exchange;
+  #method: string | undefined;
+  #url: string | undefined;
+  #headers: Headers | undefined;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #stream: ReadableStream<Uint8Array> | null | undefined;
+  #used = false;
+  #real: Request | undefined;
+
+  constructor(ex: Exchange) {
+    this.#ex = ex;
+    ex.onAbort = () => {
+      this.#aborted = true;
+      this.#controller?.abort();
+    };
+  }
+
+  get method(): string {
+    return (this.#method ??= normalizeMethod(this.#ex.head.method));
+  }
+
+  get url(): string {
+    return (this.#url ??= requestUrl(this.#ex));
+  }
+
+  get headers(): Headers {
+    return (this.#headers ??= buildHeaders(this.#ex.head.headers));
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  /** The body source, or null for a request without one (GET and HEAD never have one, as in fetch). */
+  #source(): RequestBody | null {
+    const m = this.#ex.head.method;
+    return m === "GET" || m === "HEAD" ? null : this.#ex.body;
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#stream === undefined) {
+      const source = this.#source();
+      this.#stream = source === null || this.#used ? null : bodyStream(source);
+    }
+    return this.#stream;
+  }
+
+  get bodyUsed(): boolean {
+    if (this.#real !== undefined) return this.#real.bodyUsed;
+    if (this.#used) return true;
+    const s = this.#stream;
+    // A stream handed out and read from (or locked by a reader) counts as used, as in fetch.
+    return s !== undefined && s !== null && s.locked;
+  }
+
+  get duplex(): "half" {
+    return "half";
+  }
+
+  /** Reads the body directly, or through the web stream / real Request if those were already handed out. */
+  async #bytes(): Promise<Buffer> {
+    if (this.#real !== undefined || this.#stream !== undefined) {
+      return Buffer.from(await this.#realRequest().arrayBuffer());
+    }
+    if (this.#used) throw new TypeError("Body is unusable: Body has already been read");
+    this.#used = true;
+    const source = this.#source();
+    return source === null ? EMPTY : readAll(source);
+  }
+
+  async text(): Promise<string> {
+    return (await this.#bytes()).toString("utf8");
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text()) as unknown;
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.#bytes();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+  }
+
+  async bytes(): Promise<Uint8Array> {
+    return new Uint8Array(await this.arrayBuffer());
+  }
+
+  /** The real undici Request, built once, sharing this request's headers, body stream and signal. */
+  #realRequest(): Request {
+    if (this.#real === undefined) {
+      const init: RequestInit & { duplex?: "half" } = { method: this.method, headers: this.headers, signal: this.signal };
+      const body = this.body;
+      if (body !== null) {
+        init.body = body;
+        init.duplex = "half";
+      }
+      this.#real = new Request(this.url, init);
+    }
+    return this.#real;
+  }
+
+  static realOf(req: LazyRequest): Request {
+    return req.#realRequest();
+  }
+}
+
+// Everything else Request.prototype has (clone, formData, blob, cache, mode, …, and whatever a later Node adds)
+// is forwarded to the real Request; so are undici's internal slots, which `new Request(lazy)` reads.
+const OWN = new Set(Object.getOwnPropertyNames(LazyRequest.prototype));
+for (const key of Object.getOwnPropertyNames(Request.prototype)) {
+  if (OWN.has(key)) continue;
+  const desc = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
+  if (typeof desc.value === "function") {
+    Object.defineProperty(LazyRequest.prototype, key, {
+      configurable: true,
+      writable: true,
+      value(this: LazyRequest, ...args: unknown[]) {
+        const real = LazyRequest.realOf(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
+        return real[key]!(...args);
+      },
+    });
+  } else if (desc.get !== undefined) {
+    Object.defineProperty(LazyRequest.prototype, key, {
+      configurable: true,
+      get(this: LazyRequest) {
+        return (LazyRequest.realOf(this) as unknown as Record<string, unknown>)[key];
+      },
+    });
+  }
+}
+const probe = new Request("http://probe.invalid/");
+for (const sym of Object.getOwnPropertySymbols(probe)) {
+  Object.defineProperty(LazyRequest.prototype, sym, {
+    configurable: true,
+    get(this: LazyRequest) {
+      return (LazyRequest.realOf(this) as unknown as Record<symbol, unknown>)[sym];
+    },
+  });
+}
+Object.defineProperty(LazyRequest.prototype, Symbol.toStringTag, { value: "Request", configurable: true });
+Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
+
+/** Checks once that a lazy request passes for a real one where apps can tell: `new Request(lazy)` and friends. */
+function lazyRequestsWork(): boolean {
+  try {
+    const head = {
+      method: "POST", target: "/probe?x=1", versionMinor: 1 as const, headers: ["host", "probe.invalid", "x-probe", "1"],
+      host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
+    };
+    const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null } as unknown as Exchange;
+    const lazy = new LazyRequest(ex) as unknown as Request;
+    const copy = new Request(lazy, { headers: { "x-copy": "1" } });
+    return (
+      lazy instanceof Request &&
+      copy.url === "http://probe.invalid/probe?x=1" &&
+      copy.method === "POST" &&
+      copy.headers.get("x-copy") === "1" &&
+      lazy.clone().headers.get("x-probe") === "1" &&
+      Object.prototype.toString.call(lazy) === "[object Request]"
+    );
+  } catch {
+    return false;
+  }
+}
+
+export const LAZY_REQUESTS = lazyRequestsWork();
+
+/** The Request for an exchange: lazy where this Node allows it, else real. */
+export function createRequest(ex: Exchange): Request {
+  return LAZY_REQUESTS ? (new LazyRequest(ex) as unknown as Request) : eagerRequest(ex);
+}
