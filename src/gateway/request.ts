@@ -1,3 +1,4 @@
+import * as nodeStream from "node:stream";
 import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange.ts";
 
 /**
@@ -11,6 +12,9 @@ import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange
  * its real Request. Whether that holds on this Node is tested once at startup (`lazyRequestsWork`); where it does
  * not, every request is built eagerly as a real Request instead. Correctness first.
  */
+
+// node:stream's isDisturbed reads a web stream's "disturbed" flag, as undici's bodyUsed does (untyped in @types/node 20).
+const isDisturbed = (nodeStream as unknown as { isDisturbed(s: unknown): boolean }).isDisturbed;
 
 const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
 
@@ -178,8 +182,8 @@ export class LazyRequest {
     if (this.#real !== undefined) return this.#real.bodyUsed;
     if (this.#used) return true;
     const s = this.#stream;
-    // A stream handed out and read from (or locked by a reader) counts as used, as in fetch.
-    return s !== undefined && s !== null && s.locked;
+    // A stream handed out and read from (or cancelled) counts as used, as in fetch.
+    return s !== undefined && s !== null && isDisturbed(s);
   }
 
   get duplex(): "half" {

@@ -235,9 +235,14 @@ export class Connection {
         this.socket.destroy();
         return;
       case Phase.Active: {
+        // A client's FIN before its response is complete almost always means it left (as Node's http server
+        // takes it too): the app's signal aborts. The response is still written, for the rare client that
+        // half-closes and waits; the connection closes after it.
         const ex = this.ex!;
-        if (!ex.bodyDone) ex.failBody(new Error("the client closed the connection before sending the whole body"));
-        return; // the response may still be written to a half-closed client
+        const reason = new Error("the client closed the connection before the response was complete");
+        if (!ex.bodyDone) ex.failBody(reason);
+        if (!ex.finished) ex.abort(reason);
+        return;
       }
     }
   }
