@@ -266,15 +266,15 @@ function parseVersion(buf: Buffer, start: number, end: number): 0 | 1 {
 
 /** The four request-target forms (RFC 9112 §3.2), each allowed only where the RFC allows it. */
 function checkTargetForm(method: string, target: string): void {
-  const c = target.charCodeAt(0);
-  if (c === 0x2f /* / */) return;
+  if (method === "CONNECT") {
+    // authority-form, and only it (RFC 9112 §3.2.3).
+    if (/^[^/?#@]+:[0-9]+$/.test(target)) return;
+    throw badRequest("BAD_TARGET", "CONNECT needs a host:port target");
+  }
+  if (target.charCodeAt(0) === 0x2f /* / */) return;
   if (target === "*") {
     if (method === "OPTIONS") return;
     throw badRequest("BAD_TARGET", "the asterisk form is only for OPTIONS");
-  }
-  if (method === "CONNECT") {
-    if (/^[^/?#@]+:[0-9]+$/.test(target)) return;
-    throw badRequest("BAD_TARGET", "CONNECT needs a host:port target");
   }
   if (/^https?:\/\/[^/?#]/i.test(target)) return;
   throw badRequest("BAD_TARGET", "the request target is not in a form this server accepts");
