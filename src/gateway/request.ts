@@ -149,7 +149,8 @@ export class LazyRequest {
   }
 
   get url(): string {
-    return (this.#url ??= requestUrl(this.#ex));
+    // Serialized by the URL parser, as Request.url is: dot segments resolved, host lowercased, default port dropped.
+    return (this.#url ??= new URL(requestUrl(this.#ex)).href);
   }
 
   get headers(): Headers {
