@@ -412,7 +412,13 @@ export class Connection {
   refuse(err: HttpError): void {
     this.opts.log.debug(`refused a request from ${this.info.remoteAddress}: ${err.status} ${err.code}: ${err.message}`);
     const ex = this.ex;
-    if (ex !== null && !ex.finished) {
+    if (ex !== null && ex.finished) {
+      // The body being drained after a complete response was malformed or too large: that response stands,
+      // and a second one would answer a request the client never made. Just close.
+      this.closeGracefully();
+      return;
+    }
+    if (ex !== null) {
       ex.failBody(err);
       if (ex.headWritten) {
         ex.finished = true;
@@ -551,7 +557,7 @@ export class ConnExchange implements Exchange, RequestBody {
     this.bodyDone = head.framing === "none";
     this.decoder = head.framing === "chunked" ? new ChunkedDecoder(conn.opts.limits) : null;
     this.body = this.bodyDone ? null : this;
-    this.deliverFn = (chunk) => this.deliver(chunk);
+    this.deliverFn = this.decoder === null ? noDeliver : (chunk) => this.deliver(chunk);
   }
 
   get closed(): boolean {
@@ -767,6 +773,8 @@ export class ConnExchange implements Exchange, RequestBody {
     this.respond(status, "", ["content-type", "text/plain; charset=utf-8"], body);
   }
 }
+
+function noDeliver(): void {}
 
 function simpleBody(status: number): string {
   // The same text simpleResponse uses: the reason phrase, nothing of the request, no stack.
