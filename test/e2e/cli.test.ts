@@ -317,6 +317,29 @@ describe("listening", () => {
     }
   });
 
+  test("unix:PATH serves over a Unix socket (curl --unix-socket), beside a TCP bind; the socket file goes at exit", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "oryx-unix-"));
+    const sock = path.join(dir, "oryx.sock");
+    try {
+      const o = await launch(["examples/echo.ts", "-b", `unix:${sock}`, "-b", "127.0.0.1:0"]);
+      try {
+        assert.match(o.line, new RegExp(`on unix:${sock.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}, http://127\\.0\\.0\\.1:\\d+ `));
+        const out = execFileSync("curl", ["-s", "--unix-socket", sock, "http://oryx.test/over/unix?x=1"], { encoding: "utf8", timeout: 10_000 });
+        const echoed = JSON.parse(out) as { url: string; target: string; remote: { address: string; port: number } };
+        assert.equal(echoed.url, "http://oryx.test/over/unix?x=1");
+        assert.equal(echoed.target, "/over/unix?x=1");
+        assert.deepEqual(echoed.remote, { address: "", port: 0 });
+        const tcp = await get(o.port, "/tcp");
+        assert.equal(tcp.status, 200);
+      } finally {
+        assert.equal((await stop(o)).code, 0);
+      }
+      assert.equal(existsSync(sock), false, "the socket file was left behind");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("[::1]:0 binds the IPv6 loopback", async (t) => {
     const available = await new Promise<boolean>((resolve) => {
       const srv = net.createServer();
