@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 
 /**
@@ -19,6 +20,12 @@ export type Bind =
 
 export interface Settings {
   bind: Bind[];
+  workers: number;
+  timeout: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  workerConnections: number;
+  pidFile: string;
   backlog: number;
   keepAliveTimeout: number;
   headerTimeout: number;
@@ -100,6 +107,12 @@ export function parseBind(raw: string): Bind {
   return { kind: "tcp", host: m[1] ?? m[2]!, port };
 }
 
+/** A worker count, or "auto": as many as the CPUs this process may run on. */
+function workerCount(raw: string): number {
+  if (raw === "auto") return availableParallelism();
+  return integer(1, 1024)(raw);
+}
+
 function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
   return (raw) => {
     if ((values as readonly string[]).includes(raw)) return raw as T;
@@ -132,6 +145,36 @@ export const SETTINGS: readonly AnySetting[] = [
     default: [{ kind: "tcp", host: "127.0.0.1", port: 8888 }], defaultText: "127.0.0.1:8888",
     parse: parseBind,
     help: "Where to listen: HOST:PORT, [IPV6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. The environment variable takes a comma-separated list.",
+  },
+  {
+    key: "workers", flag: "workers", short: "w", meta: "N|auto", env: "ORYX_WORKERS",
+    default: 1, defaultText: "1", parse: workerCount,
+    help: "How many worker processes serve requests; auto is one per available CPU. A master process binds the sockets and supervises them.",
+  },
+  {
+    key: "timeout", flag: "timeout", meta: "DURATION", env: "ORYX_TIMEOUT",
+    default: 30_000, defaultText: "30s", parse: parseDuration(500, DAY),
+    help: "A worker whose event loop does not answer the master's heartbeat for this long (an app stuck in a busy loop) is killed and replaced.",
+  },
+  {
+    key: "maxRequests", flag: "max-requests", meta: "N", env: "ORYX_MAX_REQUESTS",
+    default: 0, defaultText: "0 (never)", parse: integer(0, 1e12),
+    help: "A worker retires gracefully after about this many requests (its replacement starts first). 0 turns this off.",
+  },
+  {
+    key: "maxRequestsJitter", flag: "max-requests-jitter", meta: "N", env: "ORYX_MAX_REQUESTS_JITTER",
+    default: 0, defaultText: "0", parse: integer(0, 1e12),
+    help: "A random 0..N added to --max-requests per worker, so workers do not all retire at once.",
+  },
+  {
+    key: "workerConnections", flag: "worker-connections", meta: "N", env: "ORYX_WORKER_CONNECTIONS",
+    default: 1000, defaultText: "1000", parse: integer(1, 1_000_000),
+    help: "Most connections one worker holds at once; at the limit it stops accepting and the kernel's backlog queues the rest. 1 makes the iterative server of the seeds.",
+  },
+  {
+    key: "pidFile", flag: "pid", meta: "FILE", env: "ORYX_PID",
+    default: "", defaultText: "none", parse: (raw) => raw,
+    help: "Write the master's pid to FILE (removed at exit).",
   },
   {
     key: "backlog", flag: "backlog", meta: "N", env: "ORYX_BACKLOG",

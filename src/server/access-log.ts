@@ -33,20 +33,33 @@ export function formatCombined(r: AccessRecord): string {
 
 export interface AccessLog {
   write(record: AccessRecord): void;
+  /** Reopens the file (after logrotate renamed it: SIGUSR1). */
+  reopen(): void;
   close(): Promise<void>;
 }
 
 /** Opens the access log: "-" is standard output, anything else a file opened for appending. Writes never block. */
 export function openAccessLog(target: string): AccessLog {
-  const stream: NodeJS.WritableStream | WriteStream = target === "-" ? process.stdout : createWriteStream(target, { flags: "a" });
+  if (target === "-") {
+    return {
+      write: (record) => {
+        process.stdout.write(formatCombined(record));
+      },
+      reopen: () => {},
+      close: () => Promise.resolve(),
+    };
+  }
+  let stream: WriteStream = createWriteStream(target, { flags: "a" });
+  const end = (s: WriteStream): Promise<void> => new Promise((resolve) => s.end(() => resolve()));
   return {
     write: (record) => {
       stream.write(formatCombined(record));
     },
-    close: () =>
-      new Promise((resolve) => {
-        if (stream === process.stdout) resolve();
-        else (stream as WriteStream).end(() => resolve());
-      }),
+    reopen: () => {
+      const old = stream;
+      stream = createWriteStream(target, { flags: "a" });
+      void end(old);
+    },
+    close: () => end(stream),
   };
 }

@@ -30,6 +30,8 @@ export interface ConnectionOptions {
   log: Logger;
   /** Called once per completed or abandoned response, only when an access log is configured. */
   onAccess: ((record: AccessRecord) => void) | null;
+  /** Called once per request head handed to the app (a worker counts them for --max-requests). */
+  onRequest?: () => void;
 }
 
 export interface AccessRecord {
@@ -282,6 +284,7 @@ export class Connection {
   private startExchange(head: RequestHead): void {
     this.arm(Timer.None, 0);
     this.requests++;
+    this.opts.onRequest?.();
     const ex = new ConnExchange(this, head);
     this.ex = ex;
     this.phase = Phase.Active;

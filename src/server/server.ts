@@ -29,9 +29,20 @@ export function bindText(b: Bind): string {
 }
 
 export interface ServerOptions {
+  /** Addresses to bind (single-process use); a worker gets bound handles from its master instead. */
   binds: Bind[];
   backlog: number;
   connection: ConnectionOptions;
+  /** Most connections held at once; at the limit the listeners are closed (see `onAcceptPaused`). */
+  maxConnections?: number;
+  /** Called when the server stopped accepting at its limit, and again (with false) when it has room again. */
+  onAcceptPaused?: (paused: boolean) => void;
+}
+
+/** A listening socket handed over by the master: the raw handle and what it is bound to. */
+export interface InheritedSocket {
+  handle: object;
+  bind: Bind;
 }
 
 /**
@@ -71,6 +82,26 @@ export class Server {
     return urls;
   }
 
+  /**
+   * Serves on sockets bound (and shared) by the master. Each is a duplicate of the master's descriptor, so
+   * closing it here (at the connection limit, or to stop) leaves the socket listening for the other workers.
+   */
+  async listenOn(sockets: InheritedSocket[]): Promise<void> {
+    for (const { handle, bind } of sockets) {
+      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, bind));
+      this.listeners.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(bindText(bind), err)));
+        // listen(handle, backlog, cb): Node reads a handle's backlog only from this positional form.
+        (server.listen as (handle: object, backlog: number, cb: () => void) => void)(handle, this.opts.backlog, resolve);
+      });
+      server.on("error", (err) => this.opts.connection.log.error(`listener error on ${bindText(bind)}`, err));
+    }
+    this.acceptPaused = false;
+  }
+
+  private acceptPaused = false;
+
   private accept(socket: net.Socket, bind: Bind): void {
     if (this.closing) {
       socket.destroy();
@@ -81,7 +112,16 @@ export class Server {
     conn.onClosed = () => {
       this.connections.delete(conn);
       if (this.connections.size === 0) this.onEmpty?.();
+      if (this.acceptPaused && !this.closing && this.connections.size < (this.opts.maxConnections ?? Infinity)) {
+        this.opts.onAcceptPaused?.(false);
+      }
     };
+    if (!this.acceptPaused && this.connections.size >= (this.opts.maxConnections ?? Infinity)) {
+      // At the limit: stop accepting. The kernel's backlog queues new connections meanwhile.
+      this.acceptPaused = true;
+      void this.closeListeners();
+      this.opts.onAcceptPaused?.(true);
+    }
   }
 
   private closeListeners(): Promise<void> {

@@ -283,7 +283,7 @@ describe("listening", () => {
   test("the startup line: version, app, interface, real URL and pid; and it serves there", async () => {
     const o = await launch(["examples/echo.ts", ...LOCAL]);
     try {
-      const m = /oryx (\S+) serving (\S+) \((\w+)\) on (http:\/\/127\.0\.0\.1:(\d+)) \(pid (\d+)\)$/.exec(o.line);
+      const m = /oryx (\S+) serving (\S+) \((\w+)\) with 1 worker on (http:\/\/127\.0\.0\.1:(\d+)) \(pid (\d+)\)$/.exec(o.line);
       assert.ok(m, o.line);
       assert.equal(m[1], VERSION);
       assert.equal(m[2], "examples/echo.ts");

@@ -1,0 +1,435 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { randomInt } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Settings } from "../config/settings.ts";
+import type { AppSpec } from "../gateway/load.ts";
+import type { Logger } from "../log.ts";
+import { ListenError } from "../server/server.ts";
+import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
+import { bindSockets, type BoundSocket } from "./sockets.ts";
+
+/** Exit codes of the master (and so of `oryx`), documented in the README. */
+export const EXIT = {
+  OK: 0,
+  UNEXPECTED: 1,
+  USAGE: 2,
+  LISTEN: 3,
+  APP_LOAD: 4,
+  BOOT_FAILURES: 5,
+} as const;
+
+// Workers that die before they are ready this many times in a row make the master give up.
+export const MAX_BOOT_FAILURES = 5;
+// A worker gets at least this long to load its app and start accepting.
+const MIN_BOOT_TIMEOUT_MS = 60_000;
+
+const HANDLED_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1"] as const;
+type HandledSignal = (typeof HANDLED_SIGNALS)[number];
+
+interface Worker {
+  proc: ChildProcess;
+  pid: number;
+  generation: number;
+  bornAt: number;
+  ready: boolean;
+  lastBeat: number;
+  /** Reached --max-requests: to be stopped once a replacement is ready. */
+  retiring: boolean;
+  /** Told to stop; killed if still alive at this time. */
+  stopDeadline: number | null;
+}
+
+export interface ArbiterOptions {
+  settings: Settings;
+  app: AppSpec;
+  cwd: string;
+  version: string;
+  log: Logger;
+}
+
+/**
+ * The master: binds the sockets once, starts the workers, and supervises them in one loop that wakes on a
+ * signal, a worker's message or exit, or once a second; handles queued signals; kills workers that stopped
+ * answering; and brings the pool back to its target size. (Gunicorn's arbiter, in Node: libuv reaps every child
+ * and restarts interrupted calls; this loop observes and answers every exit.)
+ */
+export class Arbiter {
+  private readonly opts: ArbiterOptions;
+  private readonly log: Logger;
+  private readonly settings: Settings;
+  private readonly workers = new Map<number, Worker>();
+  private sockets: BoundSocket[] = [];
+  private urls: string[] = [];
+  private target: number;
+  private generation = 0;
+  private readonly signals: HandledSignal[] = [];
+  private wakeUp: (() => void) | null = null;
+  private stopping: "graceful" | "fast" | null = null;
+  private exitCode: number | null = null;
+  /** A worker has been ready: the app loads. */
+  private everReady = false;
+  /** The startup line was written. */
+  private announced = false;
+  private bootFailures = 0;
+  private nextSpawnAt = 0;
+  private readonly listeners: Array<[HandledSignal, () => void]> = [];
+
+  constructor(opts: ArbiterOptions) {
+    this.opts = opts;
+    this.log = opts.log;
+    this.settings = opts.settings;
+    this.target = opts.settings.workers;
+  }
+
+  /** Runs until stopped; resolves with the exit code. */
+  async run(): Promise<number> {
+    try {
+      this.sockets = await bindSockets(this.settings.bind);
+      this.urls = this.sockets.map((b) => b.url);
+    } catch (err) {
+      if (err instanceof ListenError) {
+        process.stderr.write(`oryx: ${err.message}\n`);
+        return EXIT.LISTEN;
+      }
+      throw err;
+    }
+    if (this.settings.pidFile !== "") writeFileSync(this.settings.pidFile, `${process.pid}\n`);
+    for (const sig of HANDLED_SIGNALS) {
+      const fn = (): void => {
+        this.signals.push(sig);
+        this.wake();
+      };
+      process.on(sig, fn);
+      this.listeners.push([sig, fn]);
+    }
+    try {
+      while (this.exitCode === null) {
+        this.handleSignals();
+        if (this.exitCode !== null) break;
+        this.killUnresponsive();
+        this.manageWorkers();
+        if (this.stopping !== null && this.workers.size === 0) {
+          this.exitCode ??= EXIT.OK;
+          break;
+        }
+        await this.sleep(1000);
+      }
+    } finally {
+      for (const [sig, fn] of this.listeners) process.off(sig, fn);
+      for (const w of this.workers.values()) w.proc.kill("SIGKILL");
+      this.closeSockets();
+      if (this.settings.pidFile !== "") rmSync(this.settings.pidFile, { force: true });
+    }
+    if (this.stopping !== null && this.exitCode === EXIT.OK) this.log.info("stopped");
+    return this.exitCode;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = null;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        this.wakeUp = null;
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  // ─── signals ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  private handleSignals(): void {
+    while (this.signals.length > 0) {
+      const sig = this.signals.shift()!;
+      switch (sig) {
+        case "SIGTERM":
+        case "SIGINT":
+          if (this.stopping !== null) {
+            this.log.warning(`${sig} again: stopping every worker now`);
+            this.stopAll(false);
+          } else {
+            this.log.info(`${sig}: stopping; requests in flight have ${this.settings.gracefulTimeout / 1000}s to finish`);
+            this.stopAll(true);
+          }
+          break;
+        case "SIGQUIT":
+          this.log.info("SIGQUIT: stopping now");
+          this.stopAll(false);
+          break;
+        case "SIGHUP":
+          if (this.stopping !== null) break;
+          this.generation++;
+          this.log.info(`SIGHUP: reloading: starting ${this.target} new worker(s) with the app loaded afresh; the old ones stop when the new are ready`);
+          break;
+        case "SIGTTIN":
+          if (this.stopping !== null) break;
+          this.target++;
+          this.log.info(`SIGTTIN: ${this.target} worker(s) wanted`);
+          break;
+        case "SIGTTOU":
+          if (this.stopping !== null) break;
+          if (this.target > 1) this.target--;
+          this.log.info(`SIGTTOU: ${this.target} worker(s) wanted`);
+          break;
+        case "SIGUSR1":
+          this.log.info("SIGUSR1: reopening log files");
+          for (const w of this.workers.values()) this.send(w, { t: "reopen" });
+          break;
+      }
+    }
+  }
+
+  private stopAll(graceful: boolean): void {
+    this.stopping = graceful && this.stopping !== "fast" ? "graceful" : "fast";
+    // Stop listening at once: once the workers close their copies too, new connections are refused rather
+    // than left waiting in a backlog nobody will accept from.
+    this.closeSockets();
+    for (const w of this.workers.values()) this.stopWorker(w, graceful);
+  }
+
+  private closeSockets(): void {
+    for (const s of this.sockets.splice(0)) s.handle.close();
+  }
+
+  // ─── workers ──────────────────────────────────────────────────────────────────────────────────────────────
+
+  private spawnWorker(): void {
+    const s = this.settings;
+    const config: WorkerConfig = {
+      settings: s,
+      app: this.opts.app,
+      cwd: this.opts.cwd,
+      sockets: this.urls.length,
+      maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
+    };
+    const proc = fork(workerEntry.file, [], {
+      env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
+      execArgv: workerEntry.execArgv,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    if (proc.pid === undefined) {
+      this.log.error("could not start a worker process");
+      this.bootFailed();
+      return;
+    }
+    const now = Date.now();
+    const w: Worker = { proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null };
+    this.workers.set(w.pid, w);
+    this.sendSockets(w);
+    proc.on("message", (msg: ToMaster) => this.onMessage(w, msg));
+    proc.on("exit", (code, signal) => this.onExit(w, code, signal));
+    proc.on("error", (err) => this.log.debug(`worker ${w.pid}: ${err.message}`));
+    if (this.announced) this.log.info(`booting worker ${w.pid}`);
+  }
+
+  private sendSockets(w: Worker): void {
+    this.sockets.forEach((s, index) => this.send(w, { t: "socket", index }, s.handle));
+  }
+
+  private send(w: Worker, msg: ToWorker, handle?: object): void {
+    if (!w.proc.connected) return;
+    // A worker may die between the check and the write: its exit is handled elsewhere.
+    w.proc.send(msg, handle as never, (err) => {
+      if (err) this.log.debug(`could not message worker ${w.pid}: ${err.message}`);
+    });
+  }
+
+  private stopWorker(w: Worker, graceful: boolean): void {
+    const deadline = Date.now() + (graceful ? this.settings.gracefulTimeout + 2000 : 2000);
+    w.stopDeadline = w.stopDeadline === null ? deadline : Math.min(w.stopDeadline, deadline);
+    if (w.proc.connected) this.send(w, { t: graceful ? "stop" : "quit" });
+    else w.proc.kill(graceful ? "SIGTERM" : "SIGQUIT");
+  }
+
+  private onMessage(w: Worker, msg: ToMaster): void {
+    switch (msg.t) {
+      case "heartbeat":
+        w.lastBeat = Date.now();
+        return;
+      case "ready":
+        w.ready = true;
+        w.lastBeat = Date.now();
+        this.bootFailures = 0;
+        this.everReady = true;
+        if (!this.announced) {
+          // The startup line, once the first pool is complete; its boot is otherwise silent.
+          let ready = 0;
+          for (const other of this.workers.values()) if (other.ready) ready++;
+          if (ready < this.target) {
+            this.wake();
+            return;
+          }
+          this.announced = true;
+          const n = this.target;
+          this.log.info(
+            `oryx ${this.opts.version} serving ${appName(this.opts.app)} (${msg.interface}) with ${n} worker${n === 1 ? "" : "s"} ` +
+              `on ${this.urls.join(", ")} (pid ${process.pid})`,
+          );
+        } else {
+          this.log.info(`worker ${w.pid} is ready`);
+        }
+        this.wake();
+        return;
+      case "retire":
+        w.retiring = true;
+        this.wake();
+        return;
+      case "sockets":
+        this.sendSockets(w);
+        return;
+      case "listen-failed":
+        this.log.error(`worker ${w.pid} could not listen: ${msg.message}`);
+        return;
+    }
+  }
+
+  private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.workers.delete(w.pid);
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    if (this.stopping !== null || w.stopDeadline !== null) {
+      this.log.debug(`worker ${w.pid} ${how}`);
+    } else if (!w.ready) {
+      if (code === WORKER_EXIT.APP_LOAD || code === WORKER_EXIT.LISTEN) {
+        if (!this.everReady) {
+          // At start: the worker already said why, in one line; give up with the same exit code.
+          this.exitCode = code;
+          this.stopAll(false);
+        } else if (w.generation === this.generation && this.hasOlderGeneration()) {
+          this.log.error(`reload failed: the new worker ${w.pid} ${how} while loading the app; the old workers keep serving`);
+          this.cancelReload();
+        } else {
+          this.log.error(`worker ${w.pid} ${how} while loading the app`);
+          this.bootFailed();
+        }
+      } else {
+        this.log.error(`worker ${w.pid} ${how} before it was ready`);
+        this.bootFailed();
+      }
+    } else {
+      this.log.warning(`worker ${w.pid} ${how}; starting a replacement`);
+    }
+    this.wake();
+  }
+
+  private bootFailed(): void {
+    this.bootFailures++;
+    if (this.bootFailures >= MAX_BOOT_FAILURES) {
+      this.log.critical(`workers failed to boot ${this.bootFailures} times in a row; giving up`);
+      this.exitCode = EXIT.BOOT_FAILURES;
+      this.stopAll(false);
+      return;
+    }
+    const backoff = Math.min(100 * 2 ** (this.bootFailures - 1), 5000);
+    this.nextSpawnAt = Date.now() + backoff;
+    this.log.warning(`next worker in ${backoff} ms (boot failure ${this.bootFailures} of ${MAX_BOOT_FAILURES})`);
+  }
+
+  private hasOlderGeneration(): boolean {
+    for (const w of this.workers.values()) if (w.generation < this.generation && w.stopDeadline === null) return true;
+    return false;
+  }
+
+  /** A reload whose new workers cannot load the app: stop them, keep the old generation as the current one. */
+  private cancelReload(): void {
+    this.generation--;
+    for (const w of this.workers.values()) {
+      if (w.generation > this.generation) this.stopWorker(w, false);
+    }
+  }
+
+  /** Kills workers whose event loop stopped answering, and workers that outlived their stop deadline. */
+  private killUnresponsive(): void {
+    const now = Date.now();
+    const timeout = this.settings.timeout;
+    for (const w of this.workers.values()) {
+      if (w.stopDeadline !== null) {
+        if (now > w.stopDeadline) {
+          this.log.warning(`worker ${w.pid} did not stop in time; killing it`);
+          w.proc.kill("SIGKILL");
+        }
+      } else if (w.ready) {
+        if (now - w.lastBeat > timeout) {
+          this.log.error(`worker ${w.pid} did not answer for ${((now - w.lastBeat) / 1000).toFixed(1)}s (--timeout ${timeout / 1000}s; an app stuck in a busy loop?); killing it`);
+          // Out of the pool at once (so its replacement starts now), tracked until its exit is seen.
+          w.stopDeadline = now + 2000;
+          w.proc.kill("SIGKILL");
+        }
+      } else if (now - w.bornAt > Math.max(timeout, MIN_BOOT_TIMEOUT_MS)) {
+        this.log.error(`worker ${w.pid} did not get ready in time; killing it`);
+        w.proc.kill("SIGKILL");
+      }
+    }
+  }
+
+  /** Brings the pool to its target: spawns, retires extras, finishes reloads and --max-requests handovers. */
+  private manageWorkers(): void {
+    if (this.stopping !== null || this.exitCode !== null) return;
+    const current: Worker[] = [];
+    for (const w of this.workers.values()) {
+      if (w.generation === this.generation && !w.retiring && w.stopDeadline === null) current.push(w);
+    }
+    // Too few: start more. Until one worker of this generation is ready (at start, after a reload) or while
+    // workers keep failing to boot, one at a time: a broken app then fails once, with one message.
+    if (current.length < this.target) {
+      if (Date.now() < this.nextSpawnAt) {
+        this.scheduleWake(this.nextSpawnAt);
+        return;
+      }
+      let n = this.target - current.length;
+      if (this.bootFailures > 0 || !current.some((w) => w.ready)) {
+        n = current.some((w) => !w.ready) ? 0 : 1;
+      }
+      for (let i = 0; i < n; i++) this.spawnWorker();
+      return;
+    }
+    // Too many (SIGTTOU): stop the oldest.
+    if (current.length > this.target) {
+      const extra = current.sort((a, b) => a.bornAt - b.bornAt).slice(0, current.length - this.target);
+      for (const w of extra) {
+        this.log.info(`stopping worker ${w.pid} (${this.target} wanted)`);
+        this.stopWorker(w, true);
+      }
+      return;
+    }
+    // The current pool is complete and ready: whatever was waiting for its replacement may go.
+    if (current.every((w) => w.ready)) {
+      for (const w of this.workers.values()) {
+        if (w.stopDeadline !== null) continue;
+        if (w.generation < this.generation) {
+          this.log.info(`stopping old worker ${w.pid} (reload)`);
+          this.stopWorker(w, true);
+        } else if (w.retiring) {
+          this.log.info(`stopping worker ${w.pid} (--max-requests; its replacement is ready)`);
+          this.stopWorker(w, true);
+        }
+      }
+    }
+  }
+
+  private scheduleWake(at: number): void {
+    const t = setTimeout(() => this.wake(), Math.max(0, at - Date.now()));
+    t.unref();
+  }
+}
+
+function appName(app: AppSpec): string {
+  return app.exportName === "default" ? app.module : `${app.module}:${app.exportName}`;
+}
+
+/** The worker's entry file, beside this one: .js when built, .ts when run from source (then through tsx). */
+const workerEntry = (() => {
+  const here = fileURLToPath(import.meta.url);
+  const ext = path.extname(here);
+  const file = path.join(path.dirname(here), `worker-main${ext}`);
+  const execArgv = [...process.execArgv];
+  if (ext === ".ts" && !execArgv.some((a) => a.includes("tsx"))) execArgv.push("--import", "tsx");
+  return { file, execArgv };
+})();

@@ -1,0 +1,37 @@
+import type { Settings } from "../config/settings.ts";
+import type { AppSpec } from "../gateway/load.ts";
+
+/** What a worker needs to start: passed in ORYX_WORKER_CONFIG as JSON. */
+export interface WorkerConfig {
+  settings: Settings;
+  app: AppSpec;
+  cwd: string;
+  /** How many sockets the master will send. */
+  sockets: number;
+  /** Requests after which this worker retires (0: never). The master adds the jitter. */
+  maxRequests: number;
+}
+
+export const WORKER_CONFIG_ENV = "ORYX_WORKER_CONFIG";
+
+/** Master → worker. A `socket` message carries the listening handle as its IPC sendHandle. */
+export type ToWorker =
+  | { t: "socket"; index: number }
+  | { t: "stop" } // graceful: finish in-flight requests, then exit
+  | { t: "quit" } // fast: close everything and exit now
+  | { t: "reopen" }; // reopen log files
+
+/** Worker → master. */
+export type ToMaster =
+  | { t: "ready"; interface: string }
+  | { t: "heartbeat" }
+  | { t: "retire"; requests: number } // --max-requests reached: start my replacement, then stop me
+  | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
+  | { t: "listen-failed"; message: string };
+
+/** Worker exit codes the master reads. */
+export const WORKER_EXIT = {
+  OK: 0,
+  APP_LOAD: 4,
+  LISTEN: 3,
+} as const;

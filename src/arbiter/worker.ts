@@ -1,0 +1,159 @@
+import type { Settings } from "../config/settings.ts";
+import { fetchGateway } from "../gateway/fetch.ts";
+import { AppLoadError, loadApp, type LoadedApp } from "../gateway/load.ts";
+import { createLogger, describeError, type Logger } from "../log.ts";
+import { openAccessLog, type AccessLog } from "../server/access-log.ts";
+import type { ConnectionOptions } from "../server/connection.ts";
+import { Server, type InheritedSocket } from "../server/server.ts";
+import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
+
+/** The engine's per-connection options from the settings, for `app`. */
+export function connectionOptions(settings: Settings, app: LoadedApp, log: Logger, accessLog: AccessLog | null): ConnectionOptions {
+  return {
+    limits: {
+      requestLine: settings.limitRequestLine,
+      fields: settings.limitRequestFields,
+      fieldSize: settings.limitRequestFieldSize,
+      body: settings.limitRequestBody,
+    },
+    headerTimeoutMs: settings.headerTimeout,
+    keepAliveTimeoutMs: settings.keepAliveTimeout,
+    bodyTimeoutMs: settings.requestTimeout,
+    serverHeader: settings.serverHeader,
+    handler: fetchGateway(app.fetch, log),
+    log,
+    onAccess: accessLog === null ? null : accessLog.write,
+  };
+}
+
+function send(msg: ToMaster): void {
+  if (process.connected) process.send!(msg);
+}
+
+/**
+ * A worker process: loads the app, takes the listening sockets the master bound, serves until told to stop,
+ * and answers the master's heartbeat by sending one from its event loop (a loop stuck in app code sends none).
+ */
+export async function runWorker(): Promise<void> {
+  const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? "null") as WorkerConfig | null;
+  if (config === null || !process.send) {
+    process.stderr.write("oryx: the worker entry point is started by the oryx master, not by hand\n");
+    process.exit(2);
+  }
+  delete process.env[WORKER_CONFIG_ENV];
+  const { settings } = config;
+  const log = createLogger(settings.logLevel);
+
+  // Sockets may arrive while the app loads: collect them from the start.
+  const sockets: InheritedSocket[] = [];
+  let socketWaiter: (() => void) | null = null;
+  let server: Server | null = null;
+  let accessLog: AccessLog | null = null;
+  let stopping = false;
+  let resumeRequested = false;
+
+  const stop = (graceful: boolean): void => {
+    if (stopping) {
+      if (!graceful) server?.destroyAll();
+      return;
+    }
+    stopping = true;
+    if (server === null) process.exit(WORKER_EXIT.OK);
+    if (!graceful) server.destroyAll();
+    void server.close(graceful ? settings.gracefulTimeout : 0).then(async () => {
+      await accessLog?.close();
+      process.exit(WORKER_EXIT.OK);
+    });
+  };
+
+  process.on("message", (msg: ToWorker, handle?: object) => {
+    switch (msg.t) {
+      case "socket": {
+        if (handle === undefined) return;
+        const bind = settings.bind[msg.index]!;
+        if (server !== null) {
+          // Sockets sent anew after a pause at --worker-connections.
+          resumeRequested = false;
+          if (!stopping) {
+            server.listenOn([{ handle, bind }]).catch((err: Error) => log.error("could not resume accepting", err));
+          }
+          return;
+        }
+        sockets.push({ handle, bind });
+        if (sockets.length === config.sockets) socketWaiter?.();
+        return;
+      }
+      case "stop":
+        stop(true);
+        return;
+      case "quit":
+        stop(false);
+        return;
+      case "reopen":
+        accessLog?.reopen();
+        return;
+    }
+  });
+  // The master died or closed the channel: no orphans holding the port.
+  process.on("disconnect", () => {
+    log.warning("the master is gone; stopping");
+    stop(true);
+  });
+  process.on("SIGTERM", () => stop(true));
+  process.on("SIGINT", () => stop(true)); // Ctrl-C reaches the whole process group; the master stops us too
+  process.on("SIGQUIT", () => stop(false));
+  process.on("SIGHUP", () => {}); // the master reloads; workers just carry on until told to stop
+  process.on("SIGUSR1", () => accessLog?.reopen());
+  process.on("unhandledRejection", (reason) => log.error("an unhandled promise rejection (in the app?)", reason));
+
+  let app: LoadedApp;
+  try {
+    process.chdir(config.cwd);
+    app = await loadApp(config.app);
+  } catch (err) {
+    if (err instanceof AppLoadError) {
+      const stack = err.detail !== undefined ? `\n${describeError(err.detail)}` : "";
+      process.stderr.write(`oryx: cannot load the app: ${err.message}${stack}\n`);
+      process.exit(WORKER_EXIT.APP_LOAD);
+    }
+    throw err;
+  }
+
+  if (sockets.length < config.sockets) await new Promise<void>((resolve) => (socketWaiter = resolve));
+  accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog);
+  const connection = connectionOptions(settings, app, log, accessLog);
+  let requests = 0;
+  if (config.maxRequests > 0) {
+    connection.onRequest = () => {
+      if (++requests === config.maxRequests) {
+        log.info(`worker ${process.pid} served ${requests} requests (--max-requests): retiring`);
+        send({ t: "retire", requests });
+      }
+    };
+  }
+  server = new Server({
+    binds: [],
+    backlog: settings.backlog,
+    connection,
+    maxConnections: settings.workerConnections,
+    onAcceptPaused: (paused) => {
+      if (paused) {
+        log.debug(`worker ${process.pid} holds ${settings.workerConnections} connections (--worker-connections): not accepting`);
+      } else if (!resumeRequested && !stopping) {
+        resumeRequested = true;
+        send({ t: "sockets" });
+      }
+    },
+  });
+  try {
+    await server.listenOn(sockets);
+  } catch (err) {
+    send({ t: "listen-failed", message: (err as Error).message });
+    process.stderr.write(`oryx: ${(err as Error).message}\n`);
+    process.exit(WORKER_EXIT.LISTEN);
+  }
+  if (stopping) return;
+  send({ t: "ready", interface: app.interface });
+  const beat = Math.min(1000, Math.max(100, Math.floor(settings.timeout / 4)));
+  setInterval(() => send({ t: "heartbeat" }), beat).unref();
+}
