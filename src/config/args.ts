@@ -96,7 +96,9 @@ export function helpText(version: string): string {
   lines.push(
     "",
     "Durations are seconds (5, 0.5) or take a unit (500ms, 5s, 2m). Sizes are bytes or take a unit (8k, 16MiB).",
-    "Exit codes: 0 stopped cleanly, 1 unexpected error, 2 usage error, 3 cannot listen, 4 cannot load the app.",
+    "Exit codes: 0 stopped cleanly, 1 unexpected error, 2 usage error, 3 cannot listen, 4 cannot load the app,",
+    "5 workers kept failing to boot. Signals to the master: TERM/INT graceful stop, QUIT fast stop, HUP reload,",
+    "TTIN/TTOU one worker more/fewer, USR1 reopen logs.",
   );
   return lines.join("\n") + "\n";
 }
