@@ -119,10 +119,14 @@ export class Connection {
     this.arm(Timer.Header, opts.headerTimeoutMs);
   }
 
-  /** Graceful shutdown: idle connections close now; a busy one closes after its current response. */
+  /**
+   * Graceful shutdown: a kept-alive connection idle between requests closes now; a busy one closes after its
+   * current response. A connection that has not yet sent its first request was accepted to be served: its
+   * request is read (within the header timeout) and answered with `Connection: close`.
+   */
   shutdown(): void {
     this.shuttingDown = true;
-    if (this.phase === Phase.Idle && this.pending === null && !this.inProcess) this.closeQuietly();
+    if (this.phase === Phase.Idle && this.requests > 0 && this.pending === null && !this.inProcess) this.closeQuietly();
   }
 
   get idle(): boolean {
