@@ -11,6 +11,11 @@ export { EXIT };
 const NO_APP = "oryx: provide an application as MODULE[:EXPORT], e.g. oryx examples/hello.ts";
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === "bench") {
+    const { benchMain } = await import("./bench/cli.ts");
+    process.exitCode = await benchMain(argv.slice(1));
+    return;
+  }
   let cmd: CommandLine;
   try {
     cmd = parseCommandLine(argv);
