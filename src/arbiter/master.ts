@@ -208,6 +208,7 @@ export class Arbiter {
       app: this.opts.app,
       cwd: this.opts.cwd,
       sockets: this.urls.length,
+      urls: this.urls,
       maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
     };
     const proc = fork(workerEntry.file, [], {

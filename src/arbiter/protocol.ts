@@ -6,8 +6,9 @@ export interface WorkerConfig {
   settings: Settings;
   app: AppSpec;
   cwd: string;
-  /** How many sockets the master will send. */
+  /** How many sockets the master will send, and their real addresses (port 0 resolved). */
   sockets: number;
+  urls: string[];
   /** Requests after which this worker retires (0: never). The master adds the jitter. */
   maxRequests: number;
 }

@@ -4,11 +4,14 @@ import { AppLoadError, loadApp, type LoadedApp } from "../gateway/load.ts";
 import { createLogger, describeError, type Logger } from "../log.ts";
 import { openAccessLog, type AccessLog } from "../server/access-log.ts";
 import type { ConnectionOptions } from "../server/connection.ts";
+import type { RequestHandler } from "../gateway/exchange.ts";
+import { adoptServer } from "../gateway/node.ts";
+import type { AddressInfo } from "node:net";
 import { Server, type InheritedSocket } from "../server/server.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 
-/** The engine's per-connection options from the settings, for `app`. */
-export function connectionOptions(settings: Settings, app: LoadedApp, log: Logger, accessLog: AccessLog | null): ConnectionOptions {
+/** The engine's per-connection options from the settings, for a request handler. */
+export function connectionOptions(settings: Settings, handler: RequestHandler, log: Logger, accessLog: AccessLog | null): ConnectionOptions {
   return {
     limits: {
       requestLine: settings.limitRequestLine,
@@ -20,10 +23,20 @@ export function connectionOptions(settings: Settings, app: LoadedApp, log: Logge
     keepAliveTimeoutMs: settings.keepAliveTimeout,
     bodyTimeoutMs: settings.requestTimeout,
     serverHeader: settings.serverHeader,
-    handler: fetchGateway(app.fetch, log),
+    handler,
     log,
     onAccess: accessLog === null ? null : accessLog.write,
   };
+}
+
+/** What `server.address()` tells an app whose module called listen() itself: oryx's first address. */
+function appAddress(urls: string[]): AddressInfo | string | null {
+  const first = urls[0];
+  if (first === undefined) return null;
+  if (first.startsWith("unix:")) return first.slice(5);
+  const u = new URL(first);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  return { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port: Number(u.port) };
 }
 
 function send(msg: ToMaster): void {
@@ -109,7 +122,7 @@ export async function runWorker(): Promise<void> {
   let app: LoadedApp;
   try {
     process.chdir(config.cwd);
-    app = await loadApp(config.app);
+    app = await loadApp(config.app, config.cwd, { interface: settings.interface, address: appAddress(config.urls) });
   } catch (err) {
     if (err instanceof AppLoadError) {
       const stack = err.detail !== undefined ? `\n${describeError(err.detail)}` : "";
@@ -121,7 +134,19 @@ export async function runWorker(): Promise<void> {
 
   if (sockets.length < config.sockets) await new Promise<void>((resolve) => (socketWaiter = resolve));
   accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog);
-  const connection = connectionOptions(settings, app, log, accessLog);
+  const handler: RequestHandler = app.interface === "fetch" ? fetchGateway(app.fetch, log) : () => {};
+  const connection = connectionOptions(settings, handler, log, accessLog);
+  const handOff =
+    app.interface === "node"
+      ? adoptServer(app.server, {
+          headerTimeoutMs: settings.headerTimeout,
+          requestTimeoutMs: settings.requestTimeout,
+          keepAliveTimeoutMs: settings.keepAliveTimeout,
+          maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
+          maxHeadersCount: settings.limitRequestFields,
+          maxBodyBytes: settings.limitRequestBody,
+        }, log, !app.listening, accessLog === null ? null : accessLog.write)
+      : undefined;
   let requests = 0;
   if (config.maxRequests > 0) {
     connection.onRequest = () => {
@@ -136,6 +161,7 @@ export async function runWorker(): Promise<void> {
     backlog: settings.backlog,
     connection,
     maxConnections: settings.workerConnections,
+    ...(handOff !== undefined ? { handOff } : {}),
     onAcceptPaused: (paused) => {
       if (paused) {
         log.debug(`worker ${process.pid} holds ${settings.workerConnections} connections (--worker-connections): not accepting`);

@@ -20,6 +20,7 @@ export type Bind =
 
 export interface Settings {
   bind: Bind[];
+  interface: "auto" | "fetch" | "node";
   workers: number;
   timeout: number;
   maxRequests: number;
@@ -145,6 +146,11 @@ export const SETTINGS: readonly AnySetting[] = [
     default: [{ kind: "tcp", host: "127.0.0.1", port: 8888 }], defaultText: "127.0.0.1:8888",
     parse: parseBind,
     help: "Where to listen: HOST:PORT, [IPV6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. The environment variable takes a comma-separated list.",
+  },
+  {
+    key: "interface", flag: "interface", meta: "KIND", env: "ORYX_INTERFACE",
+    default: "auto", defaultText: "auto", parse: oneOf(["auto", "fetch", "node"] as const),
+    help: "How to serve the export: auto finds out from its shape (see the README's table); fetch or node forces one.",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N|auto", env: "ORYX_WORKERS",

@@ -63,3 +63,14 @@ export interface Exchange {
 
 /** What a gateway gives the server: a function called once per request head. */
 export type RequestHandler = (exchange: Exchange) => void;
+
+/** One line of the access log: what was asked, what was answered. */
+export interface AccessRecord {
+  info: ConnectionInfo;
+  head: RequestHead;
+  /** The status sent, or 0 if none was. */
+  status: number;
+  bytes: number;
+  startedAt: number;
+  durationMs: number;
+}

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
+import type { AccessRecord, BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
 import {
   CONTINUE_100,
   ChunkedDecoder,
@@ -34,14 +34,7 @@ export interface ConnectionOptions {
   onRequest?: () => void;
 }
 
-export interface AccessRecord {
-  info: ConnectionInfo;
-  head: RequestHead;
-  status: number;
-  bytes: number;
-  startedAt: number;
-  durationMs: number;
-}
+export type { AccessRecord };
 
 // An unread request body is drained after the response, up to this many bytes and this long; past either the
 // connection is closed instead, so a kept-alive client never waits on a body nobody reads.

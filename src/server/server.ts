@@ -37,6 +37,11 @@ export interface ServerOptions {
   maxConnections?: number;
   /** Called when the server stopped accepting at its limit, and again (with false) when it has room again. */
   onAcceptPaused?: (paused: boolean) => void;
+  /**
+   * For Node (req, res) apps: accepted sockets are handed to the app's http.Server instead of oryx's engine.
+   * `closeIdle` closes its idle keep-alive connections (called repeatedly during a graceful stop).
+   */
+  handOff?: { take(socket: net.Socket): void; closeIdle(): void };
 }
 
 /** A listening socket handed over by the master: the raw handle and what it is bound to. */
@@ -102,21 +107,42 @@ export class Server {
 
   private acceptPaused = false;
 
+  /** Sockets handed to a Node app's http.Server (see ServerOptions.handOff). */
+  private readonly handedOff = new Set<net.Socket>();
+
+  /** Connections open now, on oryx's engine or handed off. */
+  get openConnections(): number {
+    return this.connections.size + this.handedOff.size;
+  }
+
   private accept(socket: net.Socket, bind: Bind): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, connectionInfo(socket, bind), this.opts.connection);
-    this.connections.add(conn);
-    conn.onClosed = () => {
-      this.connections.delete(conn);
-      if (this.connections.size === 0) this.onEmpty?.();
-      if (this.acceptPaused && !this.closing && this.connections.size < (this.opts.maxConnections ?? Infinity)) {
+    const onClosed = (): void => {
+      if (this.openConnections === 0) this.onEmpty?.();
+      if (this.acceptPaused && !this.closing && this.openConnections < (this.opts.maxConnections ?? Infinity)) {
         this.opts.onAcceptPaused?.(false);
       }
     };
-    if (!this.acceptPaused && this.connections.size >= (this.opts.maxConnections ?? Infinity)) {
+    const handOff = this.opts.handOff;
+    if (handOff !== undefined) {
+      this.handedOff.add(socket);
+      socket.once("close", () => {
+        this.handedOff.delete(socket);
+        onClosed();
+      });
+      handOff.take(socket);
+    } else {
+      const conn = new Connection(socket, connectionInfo(socket, bind), this.opts.connection);
+      this.connections.add(conn);
+      conn.onClosed = () => {
+        this.connections.delete(conn);
+        onClosed();
+      };
+    }
+    if (!this.acceptPaused && this.openConnections >= (this.opts.maxConnections ?? Infinity)) {
       // At the limit: stop accepting. The kernel's backlog queues new connections meanwhile.
       this.acceptPaused = true;
       void this.closeListeners();
@@ -137,7 +163,11 @@ export class Server {
     this.closing = true;
     const listenersClosed = this.closeListeners();
     for (const conn of this.connections) conn.shutdown();
-    if (this.connections.size > 0) {
+    const handOff = this.opts.handOff;
+    // Node's server closes idle connections only when asked: ask until every handed-off socket is gone.
+    const idleCloser = handOff === undefined ? null : setInterval(() => handOff.closeIdle(), 100);
+    handOff?.closeIdle();
+    if (this.openConnections > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => this.destroyAll(), gracefulMs);
         this.onEmpty = () => {
@@ -147,12 +177,14 @@ export class Server {
         };
       });
     }
+    if (idleCloser !== null) clearInterval(idleCloser);
     await listenersClosed;
   }
 
   /** Closes every connection now. */
   destroyAll(): void {
     for (const conn of this.connections) conn.socket.destroy();
+    for (const socket of this.handedOff) socket.destroy();
   }
 }
 
