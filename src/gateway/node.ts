@@ -50,9 +50,14 @@ export function adoptServer(
   s.maxHeaderSize = limits.maxHeaderSize;
   s.requireHostHeader = true;
   s.insecureHTTPParser = false;
-  server.prependListener("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // The app's 'request' listeners run behind a guard that enforces oryx's body rules first; a refused request
+  // never reaches the app.
+  const appListeners = server.listeners("request") as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
+  server.removeAllListeners("request");
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (onAccess !== null) logWhenDone(req, res, onAccess);
-    limitBody(req, res, limits.maxBodyBytes);
+    if (!guardBody(req, res, limits.maxBodyBytes)) return;
+    for (const listener of appListeners) listener.call(server, req, res);
   });
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     log.debug(`refused a request (Node parser): ${err.code ?? ""} ${err.message}`);
@@ -112,36 +117,47 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
   res.once("close", finish);
 }
 
-/** --limit-request-body for Node apps: a declared length over the limit gets 413 before the app runs; a
- *  chunked body that grows past it is cut (413 if the app has not answered yet). */
-function limitBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): void {
+/**
+ * oryx's body rules for Node apps; false when the request was refused (and answered). A declared length over
+ * --limit-request-body gets 413; a transfer coding other than chunked gets 501 (llhttp would hand the app a
+ * body still gzip-coded); a chunked body that grows past the limit is cut, with 413 if the app has not answered.
+ */
+function guardBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): boolean {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > max) {
-    refuse413(req, res);
-    return;
+    refuse(req, res, 413);
+    return false;
   }
-  if (req.headers["transfer-encoding"] === undefined) return;
+  const te = req.headers["transfer-encoding"];
+  if (te === undefined) return true;
+  if (!/^[ \t]*chunked[ \t]*$/i.test(te)) {
+    refuse(req, res, 501);
+    return false;
+  }
   let seen = 0;
   const push = req.push;
   req.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
     if (chunk !== null && chunk !== undefined) {
       seen += (chunk as { length: number }).length;
       if (seen > max) {
-        refuse413(req, res);
+        refuse(req, res, 413);
         return false;
       }
     }
     return push.call(this, chunk, encoding);
   };
+  return true;
 }
 
-function refuse413(req: http.IncomingMessage, res: http.ServerResponse): void {
-  // Mark the request so the app's handler (which still runs after us) cannot answer on a closing socket.
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number): void {
   if (!res.headersSent) {
-    res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
-    res.end("Content Too Large\n");
+    const reason = http.STATUS_CODES[status] ?? "Error";
+    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+    res.end(`${reason}\n`);
   }
   res.shouldKeepAlive = false;
+  // The app's own listener still runs after this one; a destroyed request and an ended response leave it
+  // nothing to read and nothing to write.
   req.destroy();
 }
 
