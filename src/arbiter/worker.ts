@@ -5,7 +5,7 @@ import { createLogger, describeError, type Logger } from "../log.ts";
 import { openAccessLog, type AccessLog } from "../server/access-log.ts";
 import type { ConnectionOptions } from "../server/connection.ts";
 import type { RequestHandler } from "../gateway/exchange.ts";
-import { adoptServer } from "../gateway/node.ts";
+import { adoptServer, checkingInterval } from "../gateway/node.ts";
 import type { AddressInfo } from "node:net";
 import { Server, type InheritedSocket } from "../server/server.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
@@ -122,7 +122,11 @@ export async function runWorker(): Promise<void> {
   let app: LoadedApp;
   try {
     process.chdir(config.cwd);
-    app = await loadApp(config.app, config.cwd, { interface: settings.interface, address: appAddress(config.urls) });
+    app = await loadApp(config.app, config.cwd, {
+      interface: settings.interface,
+      address: appAddress(config.urls),
+      checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, requestTimeoutMs: settings.requestTimeout }),
+    });
   } catch (err) {
     if (err instanceof AppLoadError) {
       const stack = err.detail !== undefined ? `\n${describeError(err.detail)}` : "";

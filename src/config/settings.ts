@@ -215,7 +215,7 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     key: "limitRequestFields", flag: "limit-request-fields", meta: "N", env: "ORYX_LIMIT_REQUEST_FIELDS",
     default: 100, defaultText: "100", parse: integer(1, 10_000),
-    help: "Most header fields in a request; more gets 431. Also bounds trailer fields of a chunked body (400).",
+    help: "Most header fields in a request; more gets 431. Also bounds trailer fields of a chunked body (400, fetch apps).",
   },
   {
     key: "limitRequestFieldSize", flag: "limit-request-field-size", meta: "SIZE", env: "ORYX_LIMIT_REQUEST_FIELD_SIZE",

@@ -43,6 +43,8 @@ export interface LoadOptions {
   interface?: InterfaceChoice;
   /** What `server.address()` reports to an app whose module calls `listen()` itself. */
   address?: net.AddressInfo | string | null;
+  /** How often Node checks a captured server's header and request timeouts. */
+  checkingIntervalMs?: number;
 }
 
 export const APP_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"] as const;
@@ -84,7 +86,7 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
   let captured: http.Server[];
   try {
     // A module may start its own server while loading (`app.listen(3000)`): capture it instead of binding.
-    const r = await captureListen(async () => (await import(pathToFileURL(file).href)) as Record<string, unknown>, opts.address ?? null);
+    const r = await captureListen(async () => (await import(pathToFileURL(file).href)) as Record<string, unknown>, opts.address ?? null, opts.checkingIntervalMs ?? 1000);
     mod = r.value;
     captured = r.servers;
   } catch (err) {

@@ -11,6 +11,9 @@ import type { AccessRecord } from "./exchange.ts";
  * settings are applied to that server (timeouts, header size and count, max body, Host required).
  */
 
+/** `connectionsCheckingInterval` is an http.Server option and property since Node 18.12 (untyped in @types/node 20). */
+type TrackedServer = http.Server & { connectionsCheckingInterval: number };
+
 export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 export interface NodeLimits {
@@ -45,20 +48,29 @@ export function adoptServer(
   // The closest faithful mapping is to give the whole request the stall bound plus the head's.
   server.requestTimeout = limits.requestTimeoutMs + limits.headerTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  server.maxHeadersCount = limits.maxHeadersCount;
+  // One more than the limit, so the guard can tell "too many" (431) from "exactly the limit".
+  server.maxHeadersCount = limits.maxHeadersCount + 1;
+  (server as TrackedServer).connectionsCheckingInterval = checkingInterval(limits);
   const s = server as http.Server & { maxHeaderSize?: number; requireHostHeader?: boolean; insecureHTTPParser?: boolean };
   s.maxHeaderSize = limits.maxHeaderSize;
   s.requireHostHeader = true;
   s.insecureHTTPParser = false;
-  // The app's 'request' listeners run behind a guard that enforces oryx's body rules first; a refused request
-  // never reaches the app.
-  const appListeners = server.listeners("request") as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
-  server.removeAllListeners("request");
-  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (onAccess !== null) logWhenDone(req, res, onAccess);
-    if (!guardBody(req, res, limits.maxBodyBytes)) return;
-    for (const listener of appListeners) listener.call(server, req, res);
-  });
+  // The app's 'request' (and 'checkContinue') listeners run behind a guard that enforces oryx's rules first;
+  // a refused request never reaches the app. (Listeners the app adds later are not guarded.)
+  for (const event of ["request", "checkContinue"] as const) {
+    const appListeners = server.listeners(event) as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
+    if (appListeners.length === 0) continue;
+    server.removeAllListeners(event);
+    server.on(event, (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (onAccess !== null) logWhenDone(req, res, onAccess);
+      if (req.rawHeaders.length / 2 > limits.maxHeadersCount) {
+        refuse(req, res, 431);
+        return;
+      }
+      if (!guardBody(req, res, limits.maxBodyBytes)) return;
+      for (const listener of appListeners) listener.call(server, req, res);
+    });
+  }
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     log.debug(`refused a request (Node parser): ${err.code ?? ""} ${err.message}`);
     // Node's default answers 400/431 and closes; keep that, but only when nobody else handles clientError.
@@ -161,12 +173,21 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: num
   req.destroy();
 }
 
+/** Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default). */
+export function checkingInterval(limits: Pick<NodeLimits, "headerTimeoutMs" | "requestTimeoutMs">): number {
+  return Math.min(1000, Math.max(50, Math.floor(Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs) / 4)));
+}
+
 /**
  * Runs `load` while `listen()` on any http.Server is captured instead of binding: the server is recorded,
  * its listen callback runs (asynchronously, as a real listen's would), and `address()` reports oryx's first
  * address. So `app.listen(3000)` in a module starts its app without taking port 3000.
  */
-export async function captureListen<T>(load: () => Promise<T>, address: net.AddressInfo | string | null): Promise<{ value: T; servers: http.Server[] }> {
+export async function captureListen<T>(
+  load: () => Promise<T>,
+  address: net.AddressInfo | string | null,
+  checkingIntervalMs: number,
+): Promise<{ value: T; servers: http.Server[] }> {
   const servers: http.Server[] = [];
   const original = net.Server.prototype.listen;
   net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]): net.Server {
@@ -177,6 +198,8 @@ export async function captureListen<T>(load: () => Promise<T>, address: net.Addr
     const server = this as http.Server & { address: () => net.AddressInfo | string | null };
     server.address = () => address;
     Object.defineProperty(server, "listening", { configurable: true, get: () => true });
+    // Read by Node when 'listening' starts its connection tracking: the timeouts must be checked often enough.
+    (server as TrackedServer).connectionsCheckingInterval = checkingIntervalMs;
     setImmediate(() => this.emit("listening"));
     return this;
   } as typeof original;

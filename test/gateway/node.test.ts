@@ -1,0 +1,826 @@
+/**
+ * The Node gateway in process, wired as src/arbiter/worker.ts wires it: oryx's Server accepts, and hands each
+ * socket to the app's http.Server through adoptServer() with oryx's limits.
+ *
+ * - A differential test: the same Express app (and the same plain listener) served by plain node:http and by
+ *   oryx gets the same requests over raw sockets and must give the same status, headers (but Date) and body.
+ * - oryx's limits and refusals apply to Node apps: body size, head size, field count, header timeout,
+ *   keep-alive timeout, request smuggling shapes, a missing Host; and Node's own semantics reach the app:
+ *   remoteAddress, Expect: 100-continue / checkContinue, trailers.
+ */
+import assert from "node:assert/strict";
+import http from "node:http";
+import net from "node:net";
+import { after, describe, test } from "node:test";
+import express from "express";
+import { connectionOptions } from "../../src/arbiter/worker.ts";
+import { defaultSettings, type Settings } from "../../src/config/settings.ts";
+import { adoptServer } from "../../src/gateway/node.ts";
+import { createLogger } from "../../src/log.ts";
+import { Server } from "../../src/server/server.ts";
+import { sleep } from "../helpers.ts";
+
+// ─── serving ────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface Served {
+  port: number;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+const open = new Set<Served>();
+const clients = new Set<net.Socket>();
+
+after(async () => {
+  for (const c of clients) c.destroy();
+  await Promise.all([...open].map((s) => s.close()));
+});
+
+/** `server` served by oryx: the Server of src/server/server.ts with `handOff: adoptServer(...)`, as a worker does. */
+async function oryx(server: http.Server, overrides: Partial<Settings> = {}): Promise<Served> {
+  const settings = { ...defaultSettings(), ...overrides };
+  const logs: string[] = [];
+  const log = createLogger("debug", (line) => logs.push(line));
+  const handOff = adoptServer(
+    server,
+    {
+      headerTimeoutMs: settings.headerTimeout,
+      requestTimeoutMs: settings.requestTimeout,
+      keepAliveTimeoutMs: settings.keepAliveTimeout,
+      maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
+      maxHeadersCount: settings.limitRequestFields,
+      maxBodyBytes: settings.limitRequestBody,
+    },
+    log,
+    true,
+    null,
+  );
+  const srv = new Server({
+    binds: [{ kind: "tcp", host: "127.0.0.1", port: 0 }],
+    backlog: settings.backlog,
+    connection: connectionOptions(settings, () => {}, log, null),
+    handOff,
+  });
+  const [url] = await srv.listen();
+  const served: Served = {
+    port: Number(new URL(url!).port),
+    logs,
+    close: async () => {
+      open.delete(served);
+      await srv.close(500);
+      // Stops Node's connection-checking interval of the never-listening server.
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  open.add(served);
+  return served;
+}
+
+/** `server` served by plain node:http (`listen(0)`), for the differential test. */
+async function plain(server: http.Server): Promise<Served> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const served: Served = {
+    port: (server.address() as net.AddressInfo).port,
+    logs: [],
+    close: async () => {
+      open.delete(served);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  open.add(served);
+  return served;
+}
+
+// ─── a raw client and a response parser ─────────────────────────────────────────────────────────────────────
+
+interface Parsed {
+  status: number;
+  statusLine: string;
+  /** [name as sent, value], in order; Date's value is replaced by "<date>". */
+  headers: Array<[string, string]>;
+  body: string;
+  trailers: Array<[string, string]>;
+}
+
+function header(r: Parsed, name: string): string | undefined {
+  return r.headers.find(([k]) => k.toLowerCase() === name)?.[1];
+}
+
+/**
+ * Parses one response from `buf` at `pos`; null if it is not complete yet. `bodiless` for HEAD; a response
+ * framed by the end of the connection needs `eof`.
+ */
+function parseOne(buf: string, pos: number, bodiless: boolean, eof: boolean): { r: Parsed; end: number } | null {
+  const headEnd = buf.indexOf("\r\n\r\n", pos);
+  if (headEnd < 0) return null;
+  const lines = buf.slice(pos, headEnd).split("\r\n");
+  const statusLine = lines[0]!;
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+  if (m === null) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
+  const status = Number(m[1]);
+  const headers = lines.slice(1).map((l): [string, string] => {
+    const i = l.indexOf(":");
+    const name = l.slice(0, i);
+    const value = l.slice(i + 1).trim();
+    return [name, name.toLowerCase() === "date" ? "<date>" : value];
+  });
+  let p = headEnd + 4;
+  const r: Parsed = { status, statusLine, headers, body: "", trailers: [] };
+  if (bodiless || status < 200 || status === 204 || status === 304) return { r, end: p };
+  const te = header(r, "transfer-encoding");
+  const cl = header(r, "content-length");
+  if (te !== undefined && /chunked/i.test(te)) {
+    for (;;) {
+      const le = buf.indexOf("\r\n", p);
+      if (le < 0) return null;
+      const size = parseInt(buf.slice(p, le), 16);
+      p = le + 2;
+      if (size === 0) {
+        for (;;) {
+          const tl = buf.indexOf("\r\n", p);
+          if (tl < 0) return null;
+          const line = buf.slice(p, tl);
+          p = tl + 2;
+          if (line === "") return { r, end: p };
+          const i = line.indexOf(":");
+          r.trailers.push([line.slice(0, i), line.slice(i + 1).trim()]);
+        }
+      }
+      if (buf.length < p + size + 2) return null;
+      r.body += buf.slice(p, p + size);
+      p += size + 2;
+    }
+  }
+  if (cl !== undefined) {
+    const n = Number(cl);
+    if (buf.length < p + n) return null;
+    r.body = buf.slice(p, p + n);
+    return { r, end: p + n };
+  }
+  if (!eof) return null;
+  r.body = buf.slice(p);
+  return { r, end: buf.length };
+}
+
+/** A raw connection that reads responses one at a time. */
+class Conn {
+  readonly sock: net.Socket;
+  private buf = "";
+  private pos = 0;
+  closed = false;
+  closedAt = 0;
+  private waiters: Array<() => void> = [];
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.setNoDelay(true);
+    sock.on("data", (d: Buffer) => {
+      this.buf += d.toString("latin1");
+      this.wake();
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      this.closed = true;
+      this.closedAt = performance.now();
+      clients.delete(sock);
+      this.wake();
+    });
+    clients.add(sock);
+  }
+
+  static open(port: number): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, "127.0.0.1");
+      const c = new Conn(sock);
+      sock.once("connect", () => resolve(c));
+      sock.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `pred` holds (checked on every arrival); rejects after `ms`. */
+  private until(pred: () => boolean, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; got so far: ${JSON.stringify(this.buf.slice(this.pos, this.pos + 400))}`)), ms);
+      const check = (): void => {
+        let ok = false;
+        try {
+          ok = pred();
+        } catch (err) {
+          clearTimeout(timer);
+          reject(err as Error);
+          return;
+        }
+        if (ok) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.waiters.push(check);
+        }
+      };
+      check();
+    });
+  }
+
+  async send(pieces: Array<string | Buffer>, gapMs = 0): Promise<void> {
+    for (const p of pieces) {
+      this.sock.write(typeof p === "string" ? Buffer.from(p, "latin1") : p);
+      if (gapMs > 0) await sleep(gapMs);
+    }
+  }
+
+  /** The next response (a 1xx counts as one). */
+  async response(opts: { head?: boolean; ms?: number } = {}): Promise<Parsed> {
+    let got: Parsed | null = null;
+    await this.until(
+      () => {
+        const one = parseOne(this.buf, this.pos, opts.head ?? false, this.closed);
+        if (one === null) {
+          if (this.closed) throw new Error(`the connection closed before a complete response; got: ${JSON.stringify(this.buf.slice(this.pos, this.pos + 400))}`);
+          return false;
+        }
+        got = one.r;
+        this.pos = one.end;
+        return true;
+      },
+      opts.ms ?? 5000,
+      "a response",
+    );
+    return got!;
+  }
+
+  /** Resolves true if the server closes the connection within `ms`. */
+  async waitClosed(ms: number): Promise<boolean> {
+    try {
+      await this.until(() => this.closed, ms, "the close");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** What arrived after the last parsed response. */
+  rest(): string {
+    return this.buf.slice(this.pos);
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Sends `text` on a new connection, collects everything until the server closes or `ms` passes. */
+async function exchange(port: number, pieces: Array<string | Buffer>, ms = 3000, gapMs = 0): Promise<{ text: string; closed: boolean }> {
+  const c = await Conn.open(port);
+  try {
+    await c.send(pieces, gapMs);
+    const closed = await c.waitClosed(ms);
+    return { text: c.rest(), closed };
+  } finally {
+    c.destroy();
+  }
+}
+
+// ─── the differential test ──────────────────────────────────────────────────────────────────────────────────
+
+/** The Express app both servers run: routing, bodies, cookies, redirects, errors, streaming, ETags, trailers. */
+function diffExpressApp(): express.Express {
+  const app = express();
+  // The default error handler prints the stack in development; the stack is the same under both servers, but
+  // production mode keeps the comparison about HTTP, not about call frames.
+  app.set("env", "production");
+  app.use(express.json());
+  app.use(express.urlencoded({ extended: false }));
+  app.use(express.text());
+  app.get("/", (_req, res) => {
+    res.send("hello from express");
+  });
+  app.get("/users/:id", (req, res) => {
+    res.json({ id: req.params.id, query: req.query, ip: req.socket.remoteAddress, host: req.hostname, proto: req.protocol, version: req.httpVersion });
+  });
+  app.post("/echo", (req, res) => {
+    res.status(201).json({ body: req.body as unknown, type: req.headers["content-type"] ?? null, length: req.headers["content-length"] ?? null, te: req.headers["transfer-encoding"] ?? null });
+  });
+  app.post("/raw", (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      res.json({ bytes: body.length, text: body.toString("latin1"), te: req.headers["transfer-encoding"] ?? null, trailers: req.trailers });
+    });
+  });
+  app.all("/thing", (req, res) => {
+    res.set("x-method", req.method).json({ method: req.method });
+  });
+  app.get("/cookie", (_req, res) => {
+    res.cookie("session", "abc123", { httpOnly: true, path: "/", sameSite: "lax" });
+    res.cookie("prefs", "two words; and more", { expires: new Date(Date.UTC(2030, 0, 1)) });
+    res.clearCookie("old");
+    res.send("cookies set");
+  });
+  app.get("/whoami", (req, res) => {
+    res.json({ cookie: req.headers.cookie ?? null });
+  });
+  app.get("/redirect", (_req, res) => {
+    res.redirect("/users/7");
+  });
+  app.get("/moved", (_req, res) => {
+    res.redirect(301, "https://example.com/elsewhere?x=1");
+  });
+  app.get("/error", () => {
+    throw new Error("boom");
+  });
+  app.get("/teapot", (_req, _res, next) => {
+    next(Object.assign(new Error("short and stout"), { status: 418, expose: true }));
+  });
+  app.get("/stream", async (_req, res) => {
+    res.type("text/plain");
+    for (let i = 1; i <= 3; i++) {
+      res.write(`tick ${i}\n`);
+      await sleep(5);
+    }
+    res.end();
+  });
+  app.get("/nothing", (_req, res) => {
+    res.sendStatus(204);
+  });
+  app.get("/flush", (_req, res) => {
+    res.writeHead(200, { "content-type": "text/plain", "x-flushed": "yes" });
+    res.flushHeaders();
+    setTimeout(() => res.end("after flush"), 20);
+  });
+  app.get("/trailers", (_req, res) => {
+    res.writeHead(200, { "content-type": "text/plain", trailer: "x-checksum" });
+    res.write("body with a trailer");
+    res.addTrailers({ "x-checksum": "42" });
+    res.end();
+  });
+  app.get("/big", (_req, res) => {
+    res.type("text/plain").send("0123456789abcdef".repeat(8192));
+  });
+  app.get("/bye", (_req, res) => {
+    res.set("connection", "close").send("bye");
+  });
+  return app;
+}
+
+/** A plain listener both servers run. */
+function diffListener(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    const body = Buffer.concat(chunks).toString("latin1");
+    if (req.url === "/raw-headers") {
+      res.writeHead(202, "Accepted Here", ["X-Multi", "a", "X-Multi", "b", "Content-Type", "text/plain"]);
+      res.end("raw headers");
+      return;
+    }
+    if (req.url === "/no-length") {
+      res.statusCode = 200;
+      res.setHeader("content-type", "application/octet-stream");
+      res.write("part one, ");
+      res.end("part two");
+      return;
+    }
+    res.setHeader("content-type", "application/json");
+    res.setHeader("set-cookie", ["a=1; Path=/", "b=2; HttpOnly"]);
+    res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, body, trailers: req.trailers, remote: req.socket.remoteAddress, headers: req.rawHeaders }));
+  });
+}
+
+interface Step {
+  name: string;
+  send: string[];
+  head?: boolean;
+  /** What plain node:http is expected to answer, so a step that went wrong on both sides fails too. */
+  status: number;
+}
+
+const H = "Host: diff.test\r\n";
+
+const expressSteps: Step[] = [
+  { name: "GET /", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "GET with a query", send: [`GET /users/7?x=1&y=two HTTP/1.1\r\n${H}User-Agent: diff\r\n\r\n`], status: 200 },
+  { name: "HEAD /", send: [`HEAD / HTTP/1.1\r\n${H}\r\n`], head: true, status: 200 },
+  { name: "POST JSON", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 20\r\n\r\n{"a":[1,2],"b":"c"} `], status: 201 },
+  { name: "POST a form", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\nname=x&age=42&z`], status: 201 },
+  { name: "POST text", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`], status: 201 },
+  { name: "POST malformed JSON (400 from the body parser)", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{"broken"`], status: 400 },
+  {
+    name: "a chunked upload in pieces",
+    send: [`POST /raw HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Type: application/octet-stream\r\n\r\n`, "5\r\nhel", "lo\r\n", "6\r\n worl", "d\r\n10\r\n", "0123456789abcdef\r\n", "0\r\n\r\n"],
+    status: 200,
+  },
+  { name: "a chunked JSON upload with a chunk extension", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{"k"\r\n4\r\n:"v"\r\n1\r\n}\r\n0\r\n\r\n`], status: 201 },
+  { name: "a chunked upload with trailers", send: [`POST /raw HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 3\r\nX-Other: yes\r\n\r\n`], status: 200 },
+  { name: "PUT", send: [`PUT /thing HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`], status: 200 },
+  { name: "PATCH", send: [`PATCH /thing HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`], status: 200 },
+  { name: "DELETE", send: [`DELETE /thing HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "OPTIONS", send: [`OPTIONS /thing HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "OPTIONS on a GET route (Express's automatic Allow)", send: [`OPTIONS /users/1 HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "Set-Cookie", send: [`GET /cookie HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "a Cookie header back", send: [`GET /whoami HTTP/1.1\r\n${H}Cookie: session=abc123; prefs=x\r\n\r\n`], status: 200 },
+  { name: "a 302 redirect", send: [`GET /redirect HTTP/1.1\r\n${H}Accept: text/html\r\n\r\n`], status: 302 },
+  { name: "a 301 redirect elsewhere", send: [`GET /moved HTTP/1.1\r\n${H}\r\n`], status: 301 },
+  { name: "a thrown error (500)", send: [`GET /error HTTP/1.1\r\n${H}\r\n`], status: 500 },
+  { name: "next(err) with a status (418)", send: [`GET /teapot HTTP/1.1\r\n${H}\r\n`], status: 418 },
+  { name: "no route (404)", send: [`GET /nowhere HTTP/1.1\r\n${H}\r\n`], status: 404 },
+  { name: "POST to a GET route (404)", send: [`POST / HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\nhi`], status: 404 },
+  { name: "a streamed response", send: [`GET /stream HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "204", send: [`GET /nothing HTTP/1.1\r\n${H}\r\n`], status: 204 },
+  { name: "an ETag revalidation (304)", send: [`GET / HTTP/1.1\r\n${H}If-None-Match: W/"12-AnNKuriMX4un8x3lB3atNtdhSMA"\r\n\r\n`], status: 304 },
+  { name: "flushHeaders, then the body", send: [`GET /flush HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "response trailers", send: [`GET /trailers HTTP/1.1\r\n${H}TE: trailers\r\n\r\n`], status: 200 },
+  { name: "a 128 KiB body", send: [`GET /big HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "HEAD of the big body", send: [`HEAD /big HTTP/1.1\r\n${H}\r\n`], head: true, status: 200 },
+  { name: "an HTTP/1.0 request with keep-alive", send: [`GET /users/10 HTTP/1.0\r\n${H}Connection: keep-alive\r\n\r\n`], status: 200 },
+  { name: "the app closes the connection", send: [`GET /bye HTTP/1.1\r\n${H}\r\n`], status: 200 },
+];
+
+const listenerSteps: Step[] = [
+  { name: "GET", send: [`GET /a?b=c HTTP/1.1\r\n${H}X-One: 1\r\n\r\n`], status: 200 },
+  { name: "HEAD", send: [`HEAD /a HTTP/1.1\r\n${H}\r\n`], head: true, status: 200 },
+  { name: "POST with a length", send: [`POST /p HTTP/1.1\r\n${H}Content-Length: 11\r\n\r\nhello world`], status: 200 },
+  { name: "a chunked upload with trailers, in pieces", send: [`POST /c HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n`, "2\r\nab\r\n", "3\r\ncde\r\n0\r\nX-T: 1\r\n\r\n"], status: 200 },
+  { name: "raw header arrays and a custom reason", send: [`GET /raw-headers HTTP/1.1\r\n${H}\r\n`], status: 202 },
+  { name: "write() then end(): chunked", send: [`GET /no-length HTTP/1.1\r\n${H}\r\n`], status: 200 },
+  { name: "repeated request headers", send: [`GET /r HTTP/1.1\r\n${H}Accept: a\r\nAccept: b\r\nCookie: x=1\r\nCookie: y=2\r\n\r\n`], status: 200 },
+  { name: "HTTP/1.0 without keep-alive: the body ends with the connection", send: [`GET /no-length HTTP/1.0\r\n${H}\r\n`], status: 200 },
+];
+
+/** Runs `steps` on one keep-alive connection, one request after the other; then how the connection ended. */
+async function runSteps(port: number, steps: Step[]): Promise<{ responses: Parsed[]; closedAtEnd: boolean; rest: string }> {
+  const c = await Conn.open(port);
+  try {
+    const responses: Parsed[] = [];
+    for (const step of steps) {
+      if (c.closed) break;
+      await c.send(step.send, step.send.length > 1 ? 10 : 0);
+      responses.push(await c.response({ head: step.head ?? false }));
+    }
+    const closedAtEnd = await c.waitClosed(300);
+    return { responses, closedAtEnd, rest: c.rest() };
+  } finally {
+    c.destroy();
+  }
+}
+
+/** The same steps, all written at once (pipelined), read back in order. */
+async function runPipelined(port: number, steps: Step[]): Promise<Parsed[]> {
+  const c = await Conn.open(port);
+  try {
+    await c.send([steps.flatMap((s) => s.send).join("")]);
+    const out: Parsed[] = [];
+    for (const step of steps) out.push(await c.response({ head: step.head ?? false }));
+    return out;
+  } finally {
+    c.destroy();
+  }
+}
+
+function compare(steps: Step[], node: Parsed[], ours: Parsed[]): void {
+  assert.equal(ours.length, node.length, "as many responses from oryx as from node:http");
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    const n = node[i]!;
+    assert.ok(n !== undefined, `node:http answered "${step.name}"`);
+    assert.equal(n.status, step.status, `node:http's status for "${step.name}" (the step itself is wrong?): ${n.statusLine} ${n.body.slice(0, 200)}`);
+    assert.ok(header(n, "date") !== undefined, `a Date header on "${step.name}"`);
+    assert.deepEqual(ours[i], n, `"${step.name}": oryx's response differs from node:http's`);
+  }
+}
+
+describe("differential: plain node:http and oryx give the same answers", () => {
+  const last = (steps: Step[]): Step[] => steps.slice(0, -1);
+
+  test("an Express 5 app: methods, bodies, chunked uploads, cookies, redirects, errors, HEAD, keep-alive on one connection", async () => {
+    const app = diffExpressApp();
+    const a = await plain(http.createServer(app));
+    const b = await oryx(http.createServer(app));
+    try {
+      const node = await runSteps(a.port, expressSteps);
+      const ours = await runSteps(b.port, expressSteps);
+      compare(expressSteps, node.responses, ours.responses);
+      // Sanity on the reference side: these really are the shapes the test means to compare.
+      const byName = (name: string): Parsed => node.responses[expressSteps.findIndex((s) => s.name === name)]!;
+      assert.equal(byName("Set-Cookie").headers.filter(([k]) => k.toLowerCase() === "set-cookie").length, 3);
+      assert.equal(header(byName("a 302 redirect"), "location"), "/users/7");
+      assert.equal(header(byName("a streamed response"), "transfer-encoding"), "chunked");
+      assert.deepEqual(byName("response trailers").trailers, [["x-checksum", "42"]]);
+      assert.deepEqual(JSON.parse(byName("a chunked upload in pieces").body), { bytes: 27, text: "hello world0123456789abcdef", te: "chunked", trailers: {} });
+      assert.deepEqual((JSON.parse(byName("a chunked upload with trailers").body) as { trailers: unknown }).trailers, { "x-sum": "3", "x-other": "yes" });
+      assert.equal(header(byName("HEAD of the big body"), "content-length"), String(16 * 8192));
+      assert.equal(ours.closedAtEnd, node.closedAtEnd, "the connection ends the same way after Connection: close");
+      assert.equal(node.closedAtEnd, true, "node:http closed after the app's Connection: close");
+      assert.equal(ours.rest, node.rest, "nothing more than the responses");
+
+      // Pipelined: the same requests (but the one that closes) written at once.
+      const steps = last(expressSteps);
+      compare(steps, await runPipelined(a.port, steps), await runPipelined(b.port, steps));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("a plain (req, res) listener: raw header arrays, chunked both ways, trailers, repeated headers, HTTP/1.0", async () => {
+    const a = await plain(http.createServer(diffListener));
+    const b = await oryx(http.createServer(diffListener));
+    try {
+      const node = await runSteps(a.port, listenerSteps);
+      const ours = await runSteps(b.port, listenerSteps);
+      compare(listenerSteps, node.responses, ours.responses);
+      assert.equal(node.closedAtEnd, true, "HTTP/1.0 without keep-alive closes");
+      assert.equal(ours.closedAtEnd, node.closedAtEnd);
+      const steps = last(listenerSteps);
+      compare(steps, await runPipelined(a.port, steps), await runPipelined(b.port, steps));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+// ─── oryx's limits and refusals for Node apps ───────────────────────────────────────────────────────────────
+
+interface Seen {
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  /** The names in req.headers (which Node limits to maxHeadersCount fields). */
+  headerNames: string[];
+  bytes: number;
+  ended: boolean;
+  trailers: NodeJS.Dict<string>;
+  remoteAddress: string | undefined;
+}
+
+/** A plain listener that records each request it is handed and answers once the body has been read. */
+function recorder(): { seen: Seen[]; listener: (req: http.IncomingMessage, res: http.ServerResponse) => void } {
+  const seen: Seen[] = [];
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const s: Seen = { method: req.method ?? "", url: req.url ?? "", rawHeaders: req.rawHeaders, headerNames: Object.keys(req.headers), bytes: 0, ended: false, trailers: {}, remoteAddress: req.socket.remoteAddress };
+    seen.push(s);
+    req.on("data", (d: Buffer) => (s.bytes += d.length));
+    req.on("error", () => {});
+    req.on("end", () => {
+      s.ended = true;
+      s.trailers = req.trailers;
+      if (res.headersSent || res.writableEnded) return;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ bytes: s.bytes, trailers: req.trailers, remote: req.socket.remoteAddress, fields: req.rawHeaders.length / 2 }));
+    });
+  };
+  return { seen, listener };
+}
+
+async function recorded(overrides: Partial<Settings> = {}): Promise<Served & { seen: Seen[] }> {
+  const { seen, listener } = recorder();
+  const s = await oryx(http.createServer(listener), overrides);
+  return Object.assign(s, { seen });
+}
+
+const statusOf = (text: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+
+describe("oryx's limits apply to Node apps", { concurrency: true }, () => {
+  test("a Content-Length over --limit-request-body gets 413 before the app runs (the app is not called)", async () => {
+    const s = await recorded({ limitRequestBody: 1000 });
+    try {
+      const r = await exchange(s.port, [`POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n`], 3000);
+      assert.equal(statusOf(r.text), 413, r.text);
+      assert.equal(r.closed, true, "the connection is closed after the 413");
+      await sleep(50);
+      assert.equal(s.seen.length, 0, `the app was called for a refused body: ${JSON.stringify(s.seen.map((x) => `${x.method} ${x.url}`))}`);
+      // The server still serves.
+      const ok = await exchange(s.port, [`POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`]);
+      assert.equal(statusOf(ok.text), 200, ok.text);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a chunked body growing past --limit-request-body gets 413 or the connection cut; the app never gets more", async () => {
+    const s = await recorded({ limitRequestBody: 1000 });
+    try {
+      const chunk = `100\r\n${"x".repeat(256)}\r\n`;
+      const r = await exchange(s.port, [`POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, chunk, chunk, chunk, chunk, chunk, chunk, "0\r\n\r\n"], 3000, 20);
+      const status = statusOf(r.text);
+      assert.ok(status === 413 || (status === 0 && r.closed), `413 or a cut, got: ${JSON.stringify(r.text.slice(0, 200))} closed=${r.closed}`);
+      assert.equal(r.closed, true, "the connection is closed");
+      assert.ok(s.seen.every((x) => x.bytes <= 1000 && !x.ended), `the app read at most the limit and never saw the end: ${JSON.stringify(s.seen.map((x) => x.bytes))}`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a head larger than the header limits gets 431 and the app is not called", async () => {
+    // maxHeaderSize = limitRequestLine + 4 × limitRequestFieldSize = 1024 + 4096.
+    const s = await recorded({ limitRequestLine: 1024, limitRequestFieldSize: 1024 });
+    try {
+      const r = await exchange(s.port, [`GET / HTTP/1.1\r\nHost: t\r\nX-Big: ${"a".repeat(8000)}\r\n\r\n`]);
+      assert.equal(statusOf(r.text), 431, r.text);
+      assert.equal(r.closed, true);
+      assert.equal(s.seen.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("more fields than --limit-request-fields: 431 and close, and the app sees nothing; exactly the limit is served", async () => {
+    const s = await recorded({ limitRequestFields: 10 });
+    try {
+      const over = Array.from({ length: 29 }, (_, i) => `X-F-${i}: ${i}\r\n`).join("");
+      const r = await exchange(s.port, [`GET / HTTP/1.1\r\nHost: t\r\n${over}\r\n`]);
+      assert.equal(statusOf(r.text), 431, r.text);
+      assert.equal(r.closed, true);
+      assert.equal(s.seen.length, 0);
+      const exact = Array.from({ length: 8 }, (_, i) => `X-F-${i}: ${i}\r\n`).join("");
+      const ok = await exchange(s.port, [`GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n${exact}\r\n`]);
+      assert.equal(statusOf(ok.text), 200, ok.text);
+      assert.equal(s.seen.length, 1);
+      assert.equal(s.seen[0]!.headerNames.length, 10);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("--header-timeout 500ms: a head that never completes gets 408 or a close within a few seconds", async () => {
+    const s = await recorded({ headerTimeout: 500 });
+    try {
+      const started = performance.now();
+      const c = await Conn.open(s.port);
+      try {
+        await c.send(["GET / HTTP/1.1\r\nHost: t\r\n"]);
+        const closed = await c.waitClosed(4000);
+        const text = c.rest();
+        assert.ok(closed || statusOf(text) === 408, `nothing after ${Math.round(performance.now() - started)} ms: expected 408 or a close after ~500 ms (got ${JSON.stringify(text)})`);
+        if (text !== "") assert.equal(statusOf(text), 408, text);
+        assert.equal(s.seen.length, 0);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("--keep-alive-timeout closes an idle connection after a response", async () => {
+    const s = await recorded({ keepAliveTimeout: 300 });
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        await c.send(["GET / HTTP/1.1\r\nHost: t\r\n\r\n"]);
+        const r = await c.response();
+        const answeredAt = performance.now();
+        assert.equal(r.status, 200);
+        const closed = await c.waitClosed(3000);
+        assert.equal(closed, true, "the idle connection was closed");
+        const idle = c.closedAt - answeredAt;
+        assert.ok(idle >= 200, `not closed at once (${Math.round(idle)} ms)`);
+        assert.ok(idle < 2500, `closed after about 300 ms (${Math.round(idle)} ms)`);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("the refusals of the core engine hold for Node apps; the app sees no request", { concurrency: true }, () => {
+  const cases: Array<{ name: string; send: string }> = [
+    { name: "Content-Length and Transfer-Encoding together", send: "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" },
+    { name: "no Host on HTTP/1.1", send: "GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n" },
+    { name: "an obs-fold (a field line continued on the next)", send: "GET / HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n\r\n" },
+    { name: "two Content-Lengths that differ", send: "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd" },
+    { name: "a space before the colon", send: "GET / HTTP/1.1\r\nHost: t\r\nX-Bad : 1\r\n\r\n" },
+    { name: "a bare LF line ending", send: "GET / HTTP/1.1\nHost: t\n\n" },
+    { name: "Transfer-Encoding with chunked not last", send: "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n" },
+  ];
+  for (const { name, send } of cases) {
+    test(`${name}: 400 and close`, async () => {
+      const s = await recorded();
+      try {
+        const r = await exchange(s.port, [send]);
+        assert.equal(statusOf(r.text), 400, JSON.stringify(r.text));
+        assert.equal(r.closed, true, "closed after the 400");
+        assert.equal(s.seen.length, 0, "the app saw the request");
+      } finally {
+        await s.close();
+      }
+    });
+  }
+
+  test("a transfer coding other than chunked (gzip, chunked): 501 and close, the app is not called", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 501, JSON.stringify(r.text));
+      assert.equal(r.closed, true);
+      assert.equal(s.seen.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a bad chunk size: 400 and close; the app may have seen the head but never a body's end", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 400, JSON.stringify(r.text));
+      assert.equal(r.closed, true);
+      assert.ok(s.seen.every((x) => !x.ended && x.bytes === 0), JSON.stringify(s.seen));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("Node's semantics reach the app", { concurrency: true }, () => {
+  test("req.socket.remoteAddress is 127.0.0.1", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["GET /who HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 200, r.text);
+      assert.equal(s.seen[0]?.remoteAddress, "127.0.0.1");
+      assert.match(r.text, /"remote":"127\.0\.0\.1"/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("Expect: 100-continue without a checkContinue listener: 100 Continue, as Node sends it, then the answer", async () => {
+    const s = await recorded();
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        await c.send(["POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"]);
+        const cont = await c.response({ ms: 3000 });
+        assert.equal(cont.statusLine, "HTTP/1.1 100 Continue");
+        await c.send(["hello"]);
+        const r = await c.response();
+        assert.equal(r.status, 200);
+        assert.equal((JSON.parse(r.body) as { bytes: number }).bytes, 5);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("Expect: 100-continue reaches the app's checkContinue listener, which decides", async () => {
+    const { seen, listener } = recorder();
+    const server = http.createServer(listener);
+    const asked: string[] = [];
+    server.on("checkContinue", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      asked.push(req.url ?? "");
+      if (req.headers["x-allow"] === "yes") {
+        res.writeContinue();
+        listener(req, res);
+      } else {
+        res.writeHead(417, { "content-type": "text/plain", connection: "close" });
+        res.end("not that\n");
+      }
+    });
+    const s = await oryx(server);
+    try {
+      const refused = await exchange(s.port, ["POST /no HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"]);
+      assert.equal(statusOf(refused.text), 417, refused.text);
+      assert.doesNotMatch(refused.text, /100 Continue/);
+
+      const c = await Conn.open(s.port);
+      try {
+        await c.send(["POST /yes HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\nX-Allow: yes\r\n\r\n"]);
+        assert.equal((await c.response({ ms: 3000 })).status, 100);
+        await c.send(["hello"]);
+        const r = await c.response();
+        assert.equal(r.status, 200);
+      } finally {
+        c.destroy();
+      }
+      assert.deepEqual(asked, ["/no", "/yes"]);
+      assert.deepEqual(seen.map((x) => x.url), ["/yes"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("trailers of a chunked upload reach req.trailers", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\nConnection: close\r\n\r\n4\r\nbody\r\n0\r\nX-Checksum: abc123\r\nX-Second: 2\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 200, r.text);
+      assert.deepEqual(s.seen[0]?.trailers, { "x-checksum": "abc123", "x-second": "2" });
+      assert.equal(s.seen[0]?.bytes, 4);
+    } finally {
+      await s.close();
+    }
+  });
+});
