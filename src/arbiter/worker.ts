@@ -6,6 +6,7 @@ import { openAccessLog, type AccessLog } from "../server/access-log.ts";
 import type { ConnectionOptions } from "../server/connection.ts";
 import type { RequestHandler } from "../gateway/exchange.ts";
 import { adoptServer, checkingInterval } from "../gateway/node.ts";
+import { installLiteResponse } from "../gateway/response.ts";
 import type { AddressInfo } from "node:net";
 import { Server, type InheritedSocket } from "../server/server.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
@@ -119,6 +120,8 @@ export async function runWorker(): Promise<void> {
   process.on("SIGUSR1", () => accessLog?.reopen());
   process.on("unhandledRejection", (reason) => log.error("an unhandled promise rejection (in the app?)", reason));
 
+  // Before the app loads, so its `new Response(...)` makes the lighter kind (src/gateway/response.ts).
+  installLiteResponse();
   let app: LoadedApp;
   try {
     process.chdir(config.cwd);

@@ -1,6 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { ConnectionInfo, Exchange, RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
+import { LiteResponse, isLiteResponse } from "./response.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
@@ -63,6 +64,21 @@ function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
   if (!(res instanceof Response)) {
     appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
     return;
+  }
+  if (isLiteResponse(res)) {
+    const simple = LiteResponse.simple(res);
+    if (simple !== null) {
+      if (ex.closed) return;
+      let flat: string[];
+      try {
+        flat = flattenHeaders(simple.headers);
+      } catch (err) {
+        appFailed(ex, err, log);
+        return;
+      }
+      ex.respond(simple.status, simple.statusText, flat, simple.body);
+      return;
+    }
   }
   if (ex.closed) {
     res.body?.cancel().catch(noop);

@@ -1,0 +1,179 @@
+/**
+ * A lighter `Response` for apps running under oryx. On Node 20, `new Response("hi")` builds a web
+ * ReadableStream (and its transfer machinery) for a body that oryx will write in one go: for a small response
+ * that is most of the cost of the whole exchange. So workers install `LiteResponse` as the global `Response`
+ * (as @hono/node-server does by default): for a string, bytes or null body it keeps the body and init as given;
+ * oryx's gateway writes them straight to the socket; anything else an app asks of it (body, clone(), text(), …)
+ * builds the real undici Response once and asks that. Other bodies (streams, Blob, FormData, …) build the real
+ * Response at once. `instanceof Response`, the static methods and the constructor's errors behave as before.
+ */
+
+const NativeResponse: typeof Response = globalThis.Response;
+
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+type SimpleBody = string | Uint8Array | null;
+
+function isSimpleBody(body: unknown): body is SimpleBody | undefined {
+  return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+}
+
+export class LiteResponse {
+  #body: SimpleBody;
+  #init: ResponseInit | undefined;
+  #status: number;
+  #headers: Headers | undefined;
+  #real: Response | undefined;
+
+  constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
+    if (!isSimpleBody(body) || (init !== undefined && (init === null || typeof init !== "object"))) {
+      // Anything unusual: the real thing, now (its validation, its errors).
+      this.#real = new NativeResponse(body, init);
+      this.#body = null;
+      this.#status = this.#real.status;
+      return;
+    }
+    const status = init?.status ?? 200;
+    // The constructor's checks, with its error types (Fetch standard, "initialize a response").
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
+      throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
+    }
+    if (init?.statusText !== undefined && !REASON_PHRASE.test(String(init.statusText))) throw new TypeError("Invalid statusText");
+    const b = body ?? null;
+    if (b !== null && NULL_BODY_STATUS.has(status)) throw new TypeError(`Response constructor: Invalid response status code ${status}`);
+    this.#body = b;
+    this.#init = init;
+    this.#status = status;
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  get ok(): boolean {
+    return this.#status >= 200 && this.#status <= 299;
+  }
+
+  get statusText(): string {
+    return this.#real?.statusText ?? String(this.#init?.statusText ?? "");
+  }
+
+  get headers(): Headers {
+    if (this.#real !== undefined) return this.#real.headers;
+    if (this.#headers === undefined) {
+      const h = new Headers(this.#init?.headers);
+      if (typeof this.#body === "string" && !h.has("content-type")) h.set("content-type", "text/plain;charset=UTF-8");
+      this.#headers = h;
+    }
+    return this.#headers;
+  }
+
+  /** The real undici Response, built once from what this one holds (including any header changes made). */
+  #realResponse(): Response {
+    if (this.#real === undefined) {
+      const init: ResponseInit = { status: this.#status, statusText: this.statusText, headers: this.headers };
+      this.#real = new NativeResponse(this.#body, init);
+    }
+    return this.#real;
+  }
+
+  static realOf(res: LiteResponse): Response {
+    return res.#realResponse();
+  }
+
+  /**
+   * For oryx's gateway: status, reason, headers and the bytes to send, if this response still holds a simple
+   * body nobody has read; else null (then the gateway reads it as any Response).
+   */
+  static simple(res: LiteResponse): { status: number; statusText: string; headers: Headers; body: Uint8Array | null } | null {
+    if (res.#real !== undefined) return null;
+    const b = res.#body;
+    return {
+      status: res.#status,
+      statusText: res.statusText,
+      headers: res.headers,
+      body: b === null ? null : typeof b === "string" ? Buffer.from(b, "utf8") : b,
+    };
+  }
+
+  static json(data: unknown, init?: ResponseInit): Response {
+    const body = JSON.stringify(data);
+    if (body === undefined) return NativeResponse.json(data, init); // let undici throw its TypeError
+    const headers = new Headers(init?.headers);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    return new LiteResponse(body, { ...init, headers }) as unknown as Response;
+  }
+
+  static error(): Response {
+    return NativeResponse.error();
+  }
+
+  static redirect(url: string | URL, status?: number): Response {
+    return NativeResponse.redirect(url, (status ?? 302) as Parameters<typeof Response.redirect>[1]);
+  }
+}
+
+// Everything else of Response.prototype (body, bodyUsed, clone, text, json, type, url, …, and what a later Node
+// adds) goes to the real Response; so do undici's internal slots, which other undici code reads.
+const OWN = new Set(Object.getOwnPropertyNames(LiteResponse.prototype));
+for (const key of Object.getOwnPropertyNames(NativeResponse.prototype)) {
+  if (OWN.has(key)) continue;
+  const desc = Object.getOwnPropertyDescriptor(NativeResponse.prototype, key)!;
+  if (typeof desc.value === "function") {
+    Object.defineProperty(LiteResponse.prototype, key, {
+      configurable: true,
+      writable: true,
+      value(this: LiteResponse, ...args: unknown[]) {
+        const real = LiteResponse.realOf(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
+        return real[key]!(...args);
+      },
+    });
+  } else if (desc.get !== undefined) {
+    Object.defineProperty(LiteResponse.prototype, key, {
+      configurable: true,
+      get(this: LiteResponse) {
+        return (LiteResponse.realOf(this) as unknown as Record<string, unknown>)[key];
+      },
+    });
+  }
+}
+for (const sym of Object.getOwnPropertySymbols(new NativeResponse(null))) {
+  Object.defineProperty(LiteResponse.prototype, sym, {
+    configurable: true,
+    get(this: LiteResponse) {
+      return (LiteResponse.realOf(this) as unknown as Record<symbol, unknown>)[sym];
+    },
+  });
+}
+Object.defineProperty(LiteResponse.prototype, Symbol.toStringTag, { value: "Response", configurable: true });
+Object.setPrototypeOf(LiteResponse.prototype, NativeResponse.prototype);
+Object.setPrototypeOf(LiteResponse, NativeResponse);
+
+/** Checks once that a lite response passes for a real one where code can tell. */
+function liteResponsesWork(): boolean {
+  try {
+    const r = new LiteResponse("probe", { status: 201, headers: { "x-probe": "1" } }) as unknown as Response;
+    const copy = r.clone();
+    return (
+      r instanceof NativeResponse &&
+      Object.prototype.toString.call(r) === "[object Response]" &&
+      copy.status === 201 &&
+      copy.headers.get("x-probe") === "1" &&
+      r.headers.get("content-type") === "text/plain;charset=UTF-8"
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Makes `Response` in this process the lite one (workers do this before loading the app). */
+export function installLiteResponse(): boolean {
+  if (globalThis.Response !== NativeResponse || !liteResponsesWork()) return false;
+  globalThis.Response = LiteResponse as unknown as typeof Response;
+  return true;
+}
+
+export function isLiteResponse(v: unknown): v is LiteResponse {
+  return v instanceof LiteResponse;
+}

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { LiteResponse, installLiteResponse } from "../../src/gateway/response.ts";
+import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
+
+// Workers install LiteResponse as the global Response (src/gateway/response.ts). It must pass for the real one
+// wherever an app or a library can tell, and oryx must send what it holds exactly as it would a real one.
+const Lite = LiteResponse as unknown as typeof Response;
+
+describe("LiteResponse passes for a Response", () => {
+  test("instanceof, toStringTag, statics and the constructor's errors", async () => {
+    const r = new Lite("hi", { status: 201, statusText: "Made", headers: { "x-a": "1" } });
+    assert.ok(r instanceof Response);
+    assert.equal(Object.prototype.toString.call(r), "[object Response]");
+    assert.equal(r.status, 201);
+    assert.equal(r.ok, true);
+    assert.equal(r.statusText, "Made");
+    assert.equal(r.headers.get("x-a"), "1");
+    assert.equal(r.headers.get("content-type"), "text/plain;charset=UTF-8");
+    assert.equal(await r.text(), "hi");
+    assert.equal(r.bodyUsed, true);
+    assert.throws(() => new Lite("x", { status: 99 }), RangeError);
+    assert.throws(() => new Lite("x", { status: 600 }), RangeError);
+    assert.throws(() => new Lite("x", { status: 204 }), TypeError);
+    assert.throws(() => new Lite("x", { statusText: "a\nb" }), TypeError);
+    assert.doesNotThrow(() => new Lite(null, { status: 204 }));
+    const j = Lite.json({ a: 1 }, { status: 202 });
+    assert.ok(j instanceof Response);
+    assert.equal(j.status, 202);
+    assert.equal(j.headers.get("content-type"), "application/json");
+    assert.deepEqual(await j.json(), { a: 1 });
+    assert.equal(Lite.redirect("http://x.test/", 307).headers.get("location"), "http://x.test/");
+    assert.equal(Lite.error().type, "error");
+  });
+
+  test("clone(), body streams, bytes, and other bodies built as the real thing", async () => {
+    const r = new Lite(new Uint8Array([104, 105]));
+    const c = r.clone();
+    assert.equal(await c.text(), "hi");
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of r.body!) chunks.push(chunk);
+    assert.equal(Buffer.concat(chunks).toString(), "hi");
+    assert.equal(r.headers.get("content-type"), null);
+    const form = new FormData();
+    form.set("k", "v");
+    const f = new Lite(form);
+    assert.match(f.headers.get("content-type") ?? "", /^multipart\/form-data; boundary=/);
+    assert.equal((await f.formData()).get("k"), "v");
+    const s = new Lite(new ReadableStream({ start(ctl) { ctl.enqueue(new TextEncoder().encode("st")); ctl.close(); } }));
+    assert.equal(await s.text(), "st");
+    // new Response(lite.body) and undici code reading its internals work.
+    assert.equal(await new Response(new Lite("again").body).text(), "again");
+  });
+});
+
+describe("oryx sends a LiteResponse as it would the real one", () => {
+  let s: TestServer;
+  let NativeResponse: typeof Response;
+  before(async () => {
+    NativeResponse = globalThis.Response;
+    assert.equal(installLiteResponse(), true);
+    assert.equal(globalThis.Response, Lite);
+    s = await startServer((req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/mutated") {
+        const r = new Response("body", { status: 203, headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] });
+        r.headers.set("x-later", "yes"); // middleware-style change after construction
+        return r;
+      }
+      if (path === "/json") return Response.json({ ok: true });
+      if (path === "/empty") return new Response(null, { status: 204 });
+      if (path === "/read-first") {
+        const r = new Response("peeked");
+        void r.clone(); // builds the real Response: oryx must then send it the general way
+        return r;
+      }
+      return new Response("héllo");
+    });
+  });
+  after(async () => {
+    globalThis.Response = NativeResponse;
+    await s.close();
+  });
+
+  test("status, reason, headers changed after construction, separate Set-Cookie fields, UTF-8 length", async () => {
+    const r = await raw(s.port, "GET /mutated HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nGET /json HTTP/1.1\r\nHost: a\r\n\r\nGET /empty HTTP/1.1\r\nHost: a\r\n\r\nGET /read-first HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const [m, plain, json, empty, readFirst] = parseResponses(r.text);
+    assert.equal(m!.status, 203);
+    assert.equal(m!.reason, "Non-Authoritative Information");
+    assert.deepEqual(m!.headers["set-cookie"], ["a=1", "b=2"]);
+    assert.deepEqual(m!.headers["x-later"], ["yes"]);
+    assert.equal(m!.body, "body");
+    assert.deepEqual(plain!.headers["content-length"], ["6"]);
+    assert.deepEqual(plain!.headers["content-type"], ["text/plain;charset=UTF-8"]);
+    assert.equal(Buffer.from(plain!.body, "latin1").toString("utf8"), "héllo");
+    assert.deepEqual(json!.headers["content-type"], ["application/json"]);
+    assert.equal(json!.body, '{"ok":true}');
+    assert.equal(empty!.status, 204);
+    assert.equal(empty!.headers["content-length"], undefined);
+    assert.equal(readFirst!.body, "peeked");
+    assert.deepEqual(readFirst!.headers["content-length"], ["6"]);
+  });
+});
