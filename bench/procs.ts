@@ -1,0 +1,280 @@
+/**
+ * Child processes: every one the suite starts is registered here and killed by pid at the end, on an error,
+ * and on Ctrl-C. Servers are started through `bash -c 'ulimit -n N && exec taskset -c CPUS node …'` (bash and
+ * taskset exec, so the pid we hold is the server's own); an oryx master's workers are found by their parent pid.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createServer } from "node:net";
+
+const live = new Set<ChildProcess>();
+/** oryx workers seen while their master ran (killed too, if they outlive it). */
+const workerPids = new Set<number>();
+
+export function track(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once("exit", () => live.delete(proc));
+}
+
+/** Kills every registered process and every known oryx worker at once (SIGKILL). Synchronous: usable on exit. */
+export function killAllNow(): void {
+  for (const proc of live) {
+    if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+      for (const w of childPids(proc.pid)) workerPids.add(w);
+      killPid(proc.pid);
+    }
+  }
+  for (const pid of workerPids) if (isOryxWorker(pid)) killPid(pid);
+  workerPids.clear();
+}
+
+function killPid(pid: number, signal: NodeJS.Signals = "SIGKILL"): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Installs the handlers that clean up on Ctrl-C, SIGTERM, an uncaught error and any exit. */
+export function installCleanup(): void {
+  process.on("exit", killAllNow);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      process.stderr.write(`\nbench: ${sig}: stopping every server and load generator\n`);
+      killAllNow();
+      process.exit(130);
+    });
+  }
+}
+
+// ─── /proc ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Pids whose parent is `ppid` (from /proc/<pid>/stat). */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so parse after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === ppid) out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+function isOryxWorker(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main");
+  } catch {
+    return false;
+  }
+}
+
+/** VmRSS of a process in KiB, or null if it is gone. */
+export function rssKiB(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
+}
+
+// ─── servers ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+export interface ServerSpec {
+  /** Arguments of `node` (the script and its arguments). */
+  nodeArgs: string[];
+  env: Record<string, string>;
+  /** taskset's CPU list, e.g. "0" or "0,1". */
+  cpus: string;
+  /** ulimit -n for the server. */
+  nofile: number;
+  /** An oryx master: the processes that serve are its workers. */
+  oryx: boolean;
+}
+
+export class StartError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Server {
+  readonly pid: number;
+  private tail = "";
+  private exited = false;
+
+  constructor(
+    readonly spec: ServerSpec,
+    readonly port: number,
+    private readonly proc: ChildProcess,
+  ) {
+    this.pid = proc.pid!;
+    const keep = (chunk: Buffer): void => {
+      this.tail = (this.tail + chunk.toString("utf8")).slice(-4000);
+    };
+    proc.stdout!.on("data", keep);
+    proc.stderr!.on("data", keep);
+    proc.once("exit", () => (this.exited = true));
+  }
+
+  /** The last few KiB the server wrote (stdout and stderr). */
+  get output(): string {
+    return this.tail;
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** The pids that serve requests: the process itself, or an oryx master's workers. */
+  servingPids(): number[] {
+    if (!this.spec.oryx) return [this.pid];
+    const workers = childPids(this.pid);
+    for (const w of workers) workerPids.add(w);
+    return workers;
+  }
+
+  /** RSS of the serving processes (summed over oryx's workers), in KiB. */
+  rssKiB(): number | null {
+    const pids = this.servingPids();
+    if (pids.length === 0) return null;
+    let sum = 0;
+    for (const pid of pids) {
+      const r = rssKiB(pid);
+      if (r === null) return null;
+      sum += r;
+    }
+    return sum;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs` (and an oryx master's workers, by pid). */
+  async stop(graceMs = 3000): Promise<void> {
+    const workers = this.spec.oryx ? this.servingPids() : [];
+    if (!this.exited) {
+      killPid(this.pid, "SIGTERM");
+      const deadline = Date.now() + graceMs;
+      while (!this.exited && Date.now() < deadline) await sleep(50);
+      if (!this.exited) killPid(this.pid, "SIGKILL");
+      while (!this.exited) await sleep(20);
+    }
+    for (const w of workers) {
+      if (isOryxWorker(w)) {
+        await sleep(200);
+        if (isOryxWorker(w)) killPid(w, "SIGKILL");
+      }
+      workerPids.delete(w);
+    }
+  }
+}
+
+/** Starts a server on 127.0.0.1:`port` and waits until GET / answers 200 (or the process exits). */
+export async function startServer(spec: ServerSpec, port: number, timeoutMs = 60_000): Promise<Server> {
+  const proc = spawn(
+    "bash",
+    ["-c", 'ulimit -n "$1" && shift && exec "$@"', "bash", String(spec.nofile), "taskset", "-c", spec.cpus, process.execPath, ...spec.nodeArgs],
+    { env: { ...process.env, ...spec.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  if (proc.pid === undefined) throw new StartError("could not start the process", null, "");
+  track(proc);
+  const server = new Server(spec, port, proc);
+  const exit = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!server.running) {
+      const code = await exit;
+      throw new StartError(`exited with code ${code} before answering`, code, server.output);
+    }
+    const res = await get(port, "/").catch(() => null);
+    if (res !== null && res.status === 200 && (!spec.oryx || server.servingPids().length > 0)) return server;
+    await sleep(100);
+  }
+  await server.stop();
+  throw new StartError(`did not answer GET / within ${timeoutMs / 1000} s`, null, server.output);
+}
+
+// ─── small HTTP client for checks (no keep-alive: leaves no idle connection behind) ────────────────────────────
+
+export interface SimpleResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+export function get(port: number, path: string): Promise<SimpleResponse> {
+  return send(port, "GET", path, null);
+}
+
+export function send(port: number, method: string, path: string, body: Buffer | null): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { connection: "close" };
+    if (body !== null) {
+      headers["content-type"] = "application/octet-stream";
+      headers["content-length"] = body.length;
+    }
+    const req = httpRequest({ host: "127.0.0.1", port, method, path, headers, agent: false, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end(body ?? undefined);
+  });
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a command to completion (bounded by `timeoutMs`, then SIGKILL); resolves with its output. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs: number; env?: Record<string, string>; stdin?: "ignore" | "inherit" },
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const proc = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: [opts.stdin ?? "ignore", "pipe", "pipe"] });
+    track(proc);
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    proc.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+    proc.stderr!.on("data", (c: Buffer) => (stderr = (stderr + c.toString("utf8")).slice(-8000)));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (proc.pid !== undefined) killPid(proc.pid);
+    }, opts.timeoutMs);
+    proc.once("error", (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut });
+    });
+    proc.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
