@@ -2,7 +2,7 @@
  * A lighter `Response` for apps running under oryx. On Node 20, `new Response("hi")` builds a web
  * ReadableStream (and its transfer machinery) for a body that oryx will write in one go: for a small response
  * that is most of the cost of the whole exchange. So workers install `LiteResponse` as the global `Response`
- * (as @hono/node-server does by default): for a string, bytes or null body it keeps the body and init as given;
+ * (as @hono/node-server does by default): for a string, bytes (a copy, as undici takes) or null body it keeps the body and init as given;
  * oryx's gateway writes them straight to the socket; anything else an app asks of it (body, clone(), text(), …)
  * builds the real undici Response once and asks that. Other bodies (streams, Blob, FormData, …) build the real
  * Response at once. `instanceof Response`, the static methods and the constructor's errors behave as before.
@@ -15,8 +15,17 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
 type SimpleBody = string | Uint8Array | null;
 
-function isSimpleBody(body: unknown): body is SimpleBody | undefined {
-  return body === undefined || body === null || typeof body === "string" || body instanceof Uint8Array;
+function isSimpleBody(body: unknown): boolean {
+  return body === undefined || body === null || typeof body === "string" || body instanceof ArrayBuffer || ArrayBuffer.isView(body);
+}
+
+/** The body as kept: strings as given; bytes copied, as undici does, so later changes by the app do not show. */
+function keep(body: unknown): SimpleBody {
+  if (body === undefined || body === null) return null;
+  if (typeof body === "string") return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
+  const view = body as ArrayBufferView;
+  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
 }
 
 export class LiteResponse {
@@ -40,7 +49,7 @@ export class LiteResponse {
       throw new RangeError(`init["status"] must be in the range of 200 to 599, inclusive.`);
     }
     if (init?.statusText !== undefined && !REASON_PHRASE.test(String(init.statusText))) throw new TypeError("Invalid statusText");
-    const b = body ?? null;
+    const b = keep(body);
     if (b !== null && NULL_BODY_STATUS.has(status)) throw new TypeError(`Response constructor: Invalid response status code ${status}`);
     this.#body = b;
     this.#init = init;

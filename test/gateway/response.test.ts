@@ -33,6 +33,19 @@ describe("LiteResponse passes for a Response", () => {
     assert.equal(Lite.error().type, "error");
   });
 
+  test("byte bodies are copied at construction, as undici does", async () => {
+    const bytes = new Uint8Array([104, 105]);
+    const ab = new Uint8Array([111, 107]).buffer;
+    const r1 = new Lite(bytes);
+    const r2 = new Lite(ab);
+    const r3 = new Lite(new DataView(new Uint8Array([120, 121, 122]).buffer, 1, 2));
+    bytes[0] = 0;
+    new Uint8Array(ab)[0] = 0;
+    assert.equal(await r1.text(), "hi");
+    assert.equal(await r2.text(), "ok");
+    assert.equal(await r3.text(), "yz");
+  });
+
   test("clone(), body streams, bytes, and other bodies built as the real thing", async () => {
     const r = new Lite(new Uint8Array([104, 105]));
     const c = r.clone();
@@ -68,6 +81,7 @@ describe("oryx sends a LiteResponse as it would the real one", () => {
         return r;
       }
       if (path === "/json") return Response.json({ ok: true });
+      if (path === "/ab") return new Response(new Uint8Array([1, 2, 3]).buffer, { headers: { "content-type": "application/octet-stream" } });
       if (path === "/empty") return new Response(null, { status: 204 });
       if (path === "/read-first") {
         const r = new Response("peeked");
@@ -98,6 +112,9 @@ describe("oryx sends a LiteResponse as it would the real one", () => {
     assert.equal(empty!.status, 204);
     assert.equal(empty!.headers["content-length"], undefined);
     assert.equal(readFirst!.body, "peeked");
+    const ab = parseResponses((await raw(s.port, "GET /ab HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).text)[0]!;
+    assert.deepEqual(ab.headers["content-length"], ["3"]);
+    assert.equal(ab.body, "\x01\x02\x03");
     assert.deepEqual(readFirst!.headers["content-length"], ["6"]);
   });
 });
