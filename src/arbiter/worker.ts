@@ -5,7 +5,7 @@ import { createLogger, describeError, type Logger } from "../log.ts";
 import { openAccessLog, type AccessLog } from "../server/access-log.ts";
 import type { ConnectionOptions } from "../server/connection.ts";
 import type { RequestHandler } from "../gateway/exchange.ts";
-import { adoptServer, checkingInterval } from "../gateway/node.ts";
+import { adoptServer, checkingInterval, type NodeLimits } from "../gateway/node.ts";
 import { installLiteResponse } from "../gateway/response.ts";
 import type { AddressInfo } from "node:net";
 import { Server, type InheritedSocket } from "../server/server.ts";
@@ -38,6 +38,19 @@ function appAddress(urls: string[]): AddressInfo | string | null {
   const u = new URL(first);
   const host = u.hostname.replace(/^\[|\]$/g, "");
   return { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port: Number(u.port) };
+}
+
+/** oryx's settings as limits for a Node app's http.Server. */
+export function nodeLimits(settings: Settings): NodeLimits {
+  return {
+    headerTimeoutMs: settings.headerTimeout,
+    requestTimeoutMs: settings.requestTimeout,
+    keepAliveTimeoutMs: settings.keepAliveTimeout,
+    // Node counts the request line and the fields as one head.
+    maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
+    maxHeadersCount: settings.limitRequestFields,
+    maxBodyBytes: settings.limitRequestBody,
+  };
 }
 
 function send(msg: ToMaster): void {
@@ -145,14 +158,7 @@ export async function runWorker(): Promise<void> {
   const connection = connectionOptions(settings, handler, log, accessLog);
   const handOff =
     app.interface === "node"
-      ? adoptServer(app.server, {
-          headerTimeoutMs: settings.headerTimeout,
-          requestTimeoutMs: settings.requestTimeout,
-          keepAliveTimeoutMs: settings.keepAliveTimeout,
-          maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
-          maxHeadersCount: settings.limitRequestFields,
-          maxBodyBytes: settings.limitRequestBody,
-        }, log, !app.listening, accessLog === null ? null : accessLog.write)
+      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, accessLog === null ? null : accessLog.write)
       : undefined;
   let requests = 0;
   if (config.maxRequests > 0) {

@@ -1,4 +1,5 @@
 import * as nodeStream from "node:stream";
+import { forwardToReal } from "./stand-in.ts";
 import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange.ts";
 
 /**
@@ -240,39 +241,7 @@ export class LazyRequest {
 
 // Everything else Request.prototype has (clone, formData, blob, cache, mode, …, and whatever a later Node adds)
 // is forwarded to the real Request; so are undici's internal slots, which `new Request(lazy)` reads.
-const OWN = new Set(Object.getOwnPropertyNames(LazyRequest.prototype));
-for (const key of Object.getOwnPropertyNames(Request.prototype)) {
-  if (OWN.has(key)) continue;
-  const desc = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-  if (typeof desc.value === "function") {
-    Object.defineProperty(LazyRequest.prototype, key, {
-      configurable: true,
-      writable: true,
-      value(this: LazyRequest, ...args: unknown[]) {
-        const real = LazyRequest.realOf(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[key]!(...args);
-      },
-    });
-  } else if (desc.get !== undefined) {
-    Object.defineProperty(LazyRequest.prototype, key, {
-      configurable: true,
-      get(this: LazyRequest) {
-        return (LazyRequest.realOf(this) as unknown as Record<string, unknown>)[key];
-      },
-    });
-  }
-}
-const probe = new Request("http://probe.invalid/");
-for (const sym of Object.getOwnPropertySymbols(probe)) {
-  Object.defineProperty(LazyRequest.prototype, sym, {
-    configurable: true,
-    get(this: LazyRequest) {
-      return (LazyRequest.realOf(this) as unknown as Record<symbol, unknown>)[sym];
-    },
-  });
-}
-Object.defineProperty(LazyRequest.prototype, Symbol.toStringTag, { value: "Request", configurable: true });
-Object.setPrototypeOf(LazyRequest.prototype, Request.prototype);
+forwardToReal(LazyRequest, Request, new Request("http://probe.invalid/"), (self) => LazyRequest.realOf(self as LazyRequest));
 
 /** Checks once that a lazy request passes for a real one where apps can tell: `new Request(lazy)` and friends. */
 function lazyRequestsWork(): boolean {

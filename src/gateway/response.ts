@@ -8,6 +8,8 @@
  * Response at once. `instanceof Response`, the static methods and the constructor's errors behave as before.
  */
 
+import { forwardToReal } from "./stand-in.ts";
+
 const NativeResponse: typeof Response = globalThis.Response;
 
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -125,38 +127,7 @@ export class LiteResponse {
 
 // Everything else of Response.prototype (body, bodyUsed, clone, text, json, type, url, …, and what a later Node
 // adds) goes to the real Response; so do undici's internal slots, which other undici code reads.
-const OWN = new Set(Object.getOwnPropertyNames(LiteResponse.prototype));
-for (const key of Object.getOwnPropertyNames(NativeResponse.prototype)) {
-  if (OWN.has(key)) continue;
-  const desc = Object.getOwnPropertyDescriptor(NativeResponse.prototype, key)!;
-  if (typeof desc.value === "function") {
-    Object.defineProperty(LiteResponse.prototype, key, {
-      configurable: true,
-      writable: true,
-      value(this: LiteResponse, ...args: unknown[]) {
-        const real = LiteResponse.realOf(this) as unknown as Record<string, (...a: unknown[]) => unknown>;
-        return real[key]!(...args);
-      },
-    });
-  } else if (desc.get !== undefined) {
-    Object.defineProperty(LiteResponse.prototype, key, {
-      configurable: true,
-      get(this: LiteResponse) {
-        return (LiteResponse.realOf(this) as unknown as Record<string, unknown>)[key];
-      },
-    });
-  }
-}
-for (const sym of Object.getOwnPropertySymbols(new NativeResponse(null))) {
-  Object.defineProperty(LiteResponse.prototype, sym, {
-    configurable: true,
-    get(this: LiteResponse) {
-      return (LiteResponse.realOf(this) as unknown as Record<symbol, unknown>)[sym];
-    },
-  });
-}
-Object.defineProperty(LiteResponse.prototype, Symbol.toStringTag, { value: "Response", configurable: true });
-Object.setPrototypeOf(LiteResponse.prototype, NativeResponse.prototype);
+forwardToReal(LiteResponse, NativeResponse, new NativeResponse(null), (self) => LiteResponse.realOf(self as LiteResponse));
 Object.setPrototypeOf(LiteResponse, NativeResponse);
 
 /** Checks once that a lite response passes for a real one where code can tell. */

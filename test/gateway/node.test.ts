@@ -8,6 +8,7 @@
  *   keep-alive timeout, request smuggling shapes, a missing Host; and Node's own semantics reach the app:
  *   remoteAddress, Expect: 100-continue / checkContinue, trailers.
  */
+import { nodeLimits } from "../../src/arbiter/worker.ts";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
@@ -41,20 +42,7 @@ async function oryx(server: http.Server, overrides: Partial<Settings> = {}): Pro
   const settings = { ...defaultSettings(), ...overrides };
   const logs: string[] = [];
   const log = createLogger("debug", (line) => logs.push(line));
-  const handOff = adoptServer(
-    server,
-    {
-      headerTimeoutMs: settings.headerTimeout,
-      requestTimeoutMs: settings.requestTimeout,
-      keepAliveTimeoutMs: settings.keepAliveTimeout,
-      maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
-      maxHeadersCount: settings.limitRequestFields,
-      maxBodyBytes: settings.limitRequestBody,
-    },
-    log,
-    true,
-    null,
-  );
+  const handOff = adoptServer(server, nodeLimits(settings), log, true, null);
   const srv = new Server({
     binds: [{ kind: "tcp", host: "127.0.0.1", port: 0 }],
     backlog: settings.backlog,
