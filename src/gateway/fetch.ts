@@ -23,13 +23,14 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       ex.fail(501, true);
       return;
     }
-    if (!URL.canParse(requestUrl(ex))) {
+    const url = requestUrl(ex);
+    if (!URL.canParse(url)) {
       ex.fail(400, true);
       return;
     }
     let request: Request;
     try {
-      request = createRequest(ex);
+      request = createRequest(ex, url);
     } catch (err) {
       log.debug(`could not build a Request for ${ex.head.method} ${ex.head.target}: ${(err as Error).message}`);
       ex.fail(400, true);

@@ -112,7 +112,7 @@ function readAll(body: RequestBody): Promise<Buffer> {
 }
 
 /** A real undici Request for the exchange, built at once. */
-export function eagerRequest(ex: Exchange): Request {
+export function eagerRequest(ex: Exchange, url: string): Request {
   const head = ex.head;
   const controller = new AbortController();
   ex.onAbort = () => controller.abort();
@@ -121,13 +121,15 @@ export function eagerRequest(ex: Exchange): Request {
     init.body = bodyStream(ex.body);
     init.duplex = "half";
   }
-  return new Request(requestUrl(ex), init);
+  return new Request(url, init);
 }
 
 const EMPTY = Buffer.alloc(0);
 
 export class LazyRequest {
   readonly #ex: Exchange;
+  /** The URL as built from Host and target, not yet serialized (see `url`). */
+  readonly #rawUrl: string;
   #method: string | undefined;
   #url: string | undefined;
   #headers: Headers | undefined;
@@ -137,8 +139,9 @@ export class LazyRequest {
   #used = false;
   #real: Request | undefined;
 
-  constructor(ex: Exchange) {
+  constructor(ex: Exchange, rawUrl: string) {
     this.#ex = ex;
+    this.#rawUrl = rawUrl;
     ex.onAbort = () => {
       this.#aborted = true;
       this.#controller?.abort();
@@ -151,7 +154,7 @@ export class LazyRequest {
 
   get url(): string {
     // Serialized by the URL parser, as Request.url is: dot segments resolved, host lowercased, default port dropped.
-    return (this.#url ??= new URL(requestUrl(this.#ex)).href);
+    return (this.#url ??= new URL(this.#rawUrl).href);
   }
 
   get headers(): Headers {
@@ -251,7 +254,7 @@ function lazyRequestsWork(): boolean {
       host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
     };
     const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null } as unknown as Exchange;
-    const lazy = new LazyRequest(ex) as unknown as Request;
+    const lazy = new LazyRequest(ex, requestUrl(ex)) as unknown as Request;
     const copy = new Request(lazy, { headers: { "x-copy": "1" } });
     return (
       lazy instanceof Request &&
@@ -269,6 +272,6 @@ function lazyRequestsWork(): boolean {
 export const LAZY_REQUESTS = lazyRequestsWork();
 
 /** The Request for an exchange: lazy where this Node allows it, else real. */
-export function createRequest(ex: Exchange): Request {
-  return LAZY_REQUESTS ? (new LazyRequest(ex) as unknown as Request) : eagerRequest(ex);
+export function createRequest(ex: Exchange, url: string = requestUrl(ex)): Request {
+  return LAZY_REQUESTS ? (new LazyRequest(ex, url) as unknown as Request) : eagerRequest(ex, url);
 }
