@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { Arbiter, EXIT } from "./arbiter/master.ts";
-import { helpText, parseCommandLine, type CommandLine } from "./config/args.ts";
+import { checkConfigReport, helpText, resolveCommandLine, type CommandLine } from "./config/args.ts";
+import { ConfigFileError } from "./config/file.ts";
 import { UsageError } from "./config/settings.ts";
 import { parseAppSpec } from "./gateway/load.ts";
-import { createLogger, describeError } from "./log.ts";
+import { createLogger, describeError, type Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 
 export { EXIT };
@@ -18,8 +19,10 @@ async function main(argv: string[]): Promise<void> {
   }
   let cmd: CommandLine;
   try {
-    cmd = parseCommandLine(argv);
+    cmd = await resolveCommandLine(argv, process.env, process.cwd());
   } catch (err) {
+    // A config file's problem is one sentence naming the file and key; --help would not help with it.
+    if (err instanceof ConfigFileError) exitWith(EXIT.USAGE, `oryx: ${err.message}`);
     if (err instanceof UsageError) exitWith(EXIT.USAGE, `oryx: ${err.message}\nTry 'oryx --help'.`);
     throw err;
   }
@@ -31,10 +34,29 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`oryx ${VERSION}\n`);
     return;
   }
+  if (cmd.checkConfig) {
+    let report: string;
+    try {
+      report = checkConfigReport(cmd, process.cwd());
+    } catch (err) {
+      if (err instanceof UsageError) exitWith(EXIT.USAGE, `oryx: ${err.message}`);
+      throw err;
+    }
+    process.stdout.write(report);
+    return;
+  }
   if (cmd.app === undefined) exitWith(EXIT.USAGE, NO_APP);
 
   const settings = cmd.settings;
-  const log = createLogger(settings.logLevel);
+  let log: Logger;
+  try {
+    log = createLogger(settings.logLevel, settings.errorLog);
+  } catch (err) {
+    // "ENOENT: no such file or directory, open '…'" → "no such file or directory (ENOENT)"
+    const e = err as NodeJS.ErrnoException;
+    const why = /^\w+: (.*?), open /.exec(e.message)?.[1] ?? e.message;
+    exitWith(EXIT.USAGE, `oryx: --error-log: cannot open ${settings.errorLog}: ${why}${e.code ? ` (${e.code})` : ""}`);
+  }
   // The master binds, supervises and never serves; the workers load the app (and report why, if they cannot).
   const arbiter = new Arbiter({ settings, app: parseAppSpec(cmd.app), cwd: process.cwd(), version: VERSION, log });
   process.exit(await arbiter.run());

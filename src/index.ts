@@ -8,3 +8,5 @@ export { SETTINGS, defaultSettings, type Settings, type Bind } from "./config/se
 export { HeadParser, ChunkedDecoder, HttpError, type RequestHead, type Limits } from "./http/index.ts";
 export { createLogger, type Logger, type LogLevel } from "./log.ts";
 export { VERSION } from "./version.ts";
+export { serve, type ServeOptions, type OryxServer } from "./serve.ts";
+export { defineConfig, type OryxConfig } from "./config/file.ts";

@@ -179,7 +179,7 @@ export async function startCli(args: string[], opts: { cwd?: string; env?: NodeJ
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`oryx did not start in time; stderr: ${err}`)), opts.timeoutMs ?? 15000);
     const check = (): void => {
-      const m = / on (http:\/\/[^\s,]+|unix:[^\s,]+)/.exec(err);
+      const m = / on ((?:https?:\/\/|unix:|fd:\/\/)[^\s,]+)/.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);

@@ -1,14 +1,16 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Settings } from "../config/settings.ts";
 import type { AppSpec } from "../gateway/load.ts";
 import type { Logger } from "../log.ts";
-import { ListenError } from "../server/server.ts";
+import { AccessFormatError, compileAccessFormat } from "../server/access-format.ts";
+import { ListenError } from "../server/errors.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
-import { bindSockets, type BoundSocket } from "./sockets.ts";
+import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
 
 /** Exit codes of the master (and so of `oryx`), documented in the README. */
 export const EXIT = {
@@ -85,9 +87,19 @@ export class Arbiter {
 
   /** Runs until stopped; resolves with the exit code. */
   async run(): Promise<number> {
+    const unusable = preflight(this.settings);
+    if (unusable !== null) {
+      process.stderr.write(`oryx: ${unusable}\n`);
+      return EXIT.USAGE;
+    }
     try {
-      this.sockets = await bindSockets(this.settings.bind);
-      this.urls = this.sockets.map((b) => b.url);
+      const activated = activatedBinds(process.env);
+      if (activated !== null) this.log.info(`systemd socket activation: serving ${activated.length} inherited socket(s) in place of --bind`);
+      this.sockets = await bindSockets(activated ?? this.settings.bind, this.settings.unixSocketMode);
+      if (this.settings.certfile !== "") {
+        for (const s of this.sockets) s.listener.url = s.listener.url.replace(/^http:/, "https:");
+      }
+      this.urls = this.sockets.map((b) => b.listener.url);
     } catch (err) {
       if (err instanceof ListenError) {
         process.stderr.write(`oryx: ${err.message}\n`);
@@ -180,6 +192,7 @@ export class Arbiter {
           this.log.info(`SIGTTOU: ${this.target} worker(s) wanted`);
           break;
         case "SIGUSR1":
+          this.log.reopen();
           this.log.info("SIGUSR1: reopening log files");
           for (const w of this.workers.values()) this.send(w, { t: "reopen" });
           break;
@@ -207,8 +220,7 @@ export class Arbiter {
       settings: s,
       app: this.opts.app,
       cwd: this.opts.cwd,
-      sockets: this.urls.length,
-      urls: this.urls,
+      listeners: this.sockets.map((b) => b.listener),
       maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
     };
     const proc = fork(workerEntry.file, [], {
@@ -419,6 +431,41 @@ export class Arbiter {
     const t = setTimeout(() => this.wake(), Math.max(0, at - Date.now()));
     t.unref();
   }
+}
+
+/**
+ * What every worker would otherwise find out for itself, and fail on, one after another: a bad access-log format,
+ * an access log that cannot be opened, a TLS certificate and key that do not go together. Checked once, at start;
+ * the answer is one sentence (and exit 2), or null when all is well.
+ */
+function preflight(s: Settings): string | null {
+  if (s.accessLog !== "") {
+    try {
+      compileAccessFormat(s.accessLogFormat);
+    } catch (err) {
+      if (!(err instanceof AccessFormatError)) throw err;
+      return `--access-log-format: ${err.message}`;
+    }
+    if (s.accessLog !== "-") {
+      try {
+        closeSync(openSync(s.accessLog, "a"));
+      } catch (err) {
+        return `--access-log: cannot open ${s.accessLog}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      }
+    }
+  }
+  if (s.certfile !== "") {
+    try {
+      createSecureContext({
+        cert: readFileSync(s.certfile),
+        key: readFileSync(s.keyfile),
+        ...(s.caCerts !== "" ? { ca: readFileSync(s.caCerts) } : {}),
+      });
+    } catch (err) {
+      return `cannot use the TLS certificate or key: ${(err as Error).message}`;
+    }
+  }
+  return null;
 }
 
 function appName(app: AppSpec): string {

@@ -1,14 +1,14 @@
 import type { Settings } from "../config/settings.ts";
 import type { AppSpec } from "../gateway/load.ts";
+import type { ListenerInfo } from "../server/server.ts";
 
 /** What a worker needs to start: passed in ORYX_WORKER_CONFIG as JSON. */
 export interface WorkerConfig {
   settings: Settings;
   app: AppSpec;
   cwd: string;
-  /** How many sockets the master will send, and their real addresses (port 0 resolved). */
-  sockets: number;
-  urls: string[];
+  /** The sockets the master will send, in order, with their real addresses (port 0 resolved). */
+  listeners: ListenerInfo[];
   /** Requests after which this worker retires (0: never). The master adds the jitter. */
   maxRequests: number;
 }

@@ -8,7 +8,9 @@ import type { RequestHandler } from "../gateway/exchange.ts";
 import { adoptServer, checkingInterval, type NodeLimits } from "../gateway/node.ts";
 import { installLiteResponse } from "../gateway/response.ts";
 import type { AddressInfo } from "node:net";
-import { Server, type InheritedSocket } from "../server/server.ts";
+import { Server, type InheritedSocket, type ServerOptions } from "../server/server.ts";
+import { TrustedPeers } from "../server/trust.ts";
+import { readFileSync } from "node:fs";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 
 /** The engine's per-connection options from the settings, for a request handler. */
@@ -27,6 +29,27 @@ export function connectionOptions(settings: Settings, handler: RequestHandler, l
     handler,
     log,
     onAccess: accessLog === null ? null : accessLog.write,
+  };
+}
+
+/**
+ * TLS, trusted proxies and the PROXY protocol, from the settings. Certificate files are read here, when a
+ * worker starts: a reload (SIGHUP) starts new workers, which read the new certificates.
+ */
+export function serverEdges(settings: Settings): Pick<ServerOptions, "tls" | "trustedPeers" | "proxyProtocol" | "unixSocketMode"> {
+  return {
+    ...(settings.certfile !== ""
+      ? {
+          tls: {
+            cert: readFileSync(settings.certfile),
+            key: readFileSync(settings.keyfile),
+            ...(settings.caCerts !== "" ? { ca: readFileSync(settings.caCerts) } : {}),
+          },
+        }
+      : {}),
+    trustedPeers: new TrustedPeers(settings.forwardedAllowIps),
+    proxyProtocol: settings.proxyProtocol,
+    unixSocketMode: settings.unixSocketMode,
   };
 }
 
@@ -69,7 +92,7 @@ export async function runWorker(): Promise<void> {
   }
   delete process.env[WORKER_CONFIG_ENV];
   const { settings } = config;
-  const log = createLogger(settings.logLevel);
+  const log = createLogger(settings.logLevel, settings.errorLog);
 
   // Sockets may arrive while the app loads: collect them from the start.
   const sockets: InheritedSocket[] = [];
@@ -93,21 +116,26 @@ export async function runWorker(): Promise<void> {
     });
   };
 
+  const reopenLogs = (): void => {
+    log.reopen();
+    accessLog?.reopen();
+  };
+
   process.on("message", (msg: ToWorker, handle?: object) => {
     switch (msg.t) {
       case "socket": {
         if (handle === undefined) return;
-        const bind = settings.bind[msg.index]!;
+        const listener = config.listeners[msg.index]!;
         if (server !== null) {
           // Sockets sent anew after a pause at --worker-connections.
           resumeRequested = false;
           if (!stopping) {
-            server.listenOn([{ handle, bind }]).catch((err: Error) => log.error("could not resume accepting", err));
+            server.listenOn([{ handle, listener }]).catch((err: Error) => log.error("could not resume accepting", err));
           }
           return;
         }
-        sockets.push({ handle, bind });
-        if (sockets.length === config.sockets) socketWaiter?.();
+        sockets.push({ handle, listener });
+        if (sockets.length === config.listeners.length) socketWaiter?.();
         return;
       }
       case "stop":
@@ -117,7 +145,7 @@ export async function runWorker(): Promise<void> {
         stop(false);
         return;
       case "reopen":
-        accessLog?.reopen();
+        reopenLogs();
         return;
     }
   });
@@ -130,7 +158,7 @@ export async function runWorker(): Promise<void> {
   process.on("SIGINT", () => stop(true)); // Ctrl-C reaches the whole process group; the master stops us too
   process.on("SIGQUIT", () => stop(false));
   process.on("SIGHUP", () => {}); // the master reloads; workers just carry on until told to stop
-  process.on("SIGUSR1", () => accessLog?.reopen());
+  process.on("SIGUSR1", () => reopenLogs());
   process.on("unhandledRejection", (reason) => log.error("an unhandled promise rejection (in the app?)", reason));
 
   // Before the app loads, so its `new Response(...)` makes the lighter kind (src/gateway/response.ts).
@@ -140,7 +168,7 @@ export async function runWorker(): Promise<void> {
     process.chdir(config.cwd);
     app = await loadApp(config.app, config.cwd, {
       interface: settings.interface,
-      address: appAddress(config.urls),
+      address: appAddress(config.listeners.map((l) => l.url)),
       checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, requestTimeoutMs: settings.requestTimeout }),
     });
   } catch (err) {
@@ -152,8 +180,8 @@ export async function runWorker(): Promise<void> {
     throw err;
   }
 
-  if (sockets.length < config.sockets) await new Promise<void>((resolve) => (socketWaiter = resolve));
-  accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog);
+  if (sockets.length < config.listeners.length) await new Promise<void>((resolve) => (socketWaiter = resolve));
+  accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog, settings.accessLogFormat, (err) => log.error(`cannot write the access log ${settings.accessLog}`, err));
   const handler: RequestHandler = app.interface === "fetch" ? fetchGateway(app.fetch, log) : () => {};
   const connection = connectionOptions(settings, handler, log, accessLog);
   const handOff =
@@ -173,6 +201,7 @@ export async function runWorker(): Promise<void> {
     binds: [],
     backlog: settings.backlog,
     connection,
+    ...serverEdges(settings),
     maxConnections: settings.workerConnections,
     ...(handOff !== undefined ? { handOff } : {}),
     onAcceptPaused: (paused) => {

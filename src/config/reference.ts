@@ -4,7 +4,7 @@ import { SETTINGS } from "./settings.ts";
 export function settingsReference(): string {
   const rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"];
   for (const s of SETTINGS) {
-    const flag = `${s.short ? `\`-${s.short}\`, ` : ""}\`--${s.flag} ${s.meta}\``;
+    const flag = `${s.short ? `\`-${s.short}\`, ` : ""}\`--${s.flag}${s.meta ? ` ${s.meta}` : ""}\``;
     rows.push(`| ${flag} | \`${s.env}\` | ${s.defaultText} | ${s.help.replace(/\|/g, "\\|")} |`);
   }
   return rows.join("\n");

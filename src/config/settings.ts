@@ -1,3 +1,5 @@
+import { accessSync, constants } from "node:fs";
+import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 
@@ -16,7 +18,9 @@ export class UsageError extends Error {
 
 export type Bind =
   | { kind: "tcp"; host: string; port: number }
-  | { kind: "unix"; path: string };
+  | { kind: "unix"; path: string }
+  /** A listening socket this process inherited as descriptor `fd` (from systemd, or a launcher). */
+  | { kind: "fd"; fd: number };
 
 export interface Settings {
   bind: Bind[];
@@ -38,7 +42,15 @@ export interface Settings {
   limitRequestBody: number;
   serverHeader: string;
   accessLog: string;
+  accessLogFormat: string;
+  errorLog: string;
   logLevel: LogLevel;
+  certfile: string;
+  keyfile: string;
+  caCerts: string;
+  unixSocketMode: number;
+  forwardedAllowIps: string[];
+  proxyProtocol: boolean;
 }
 
 export interface SettingSpec<K extends keyof Settings = keyof Settings> {
@@ -48,7 +60,10 @@ export interface SettingSpec<K extends keyof Settings = keyof Settings> {
   /** Placeholder for the value in help text, e.g. ADDRESS. */
   meta: string;
   env: string;
+  /** Repeatable; a flag or variable may also list several values separated by commas. */
   multiple?: boolean;
+  /** An on/off switch: the flag takes no value (`--proxy-protocol`); the variable and config file take true/false. */
+  boolean?: boolean;
   default: Settings[K];
   /** How the default reads in help and docs. */
   defaultText: string;
@@ -94,15 +109,20 @@ export function parseDuration(minMs: number, maxMs: number): (raw: string) => nu
   };
 }
 
-/** `HOST:PORT`, `[IPV6]:PORT` or `unix:PATH`. Port 0 asks the kernel for a free port. */
+/** `HOST:PORT`, `[IPV6]:PORT`, `unix:PATH` or `fd://N`. Port 0 asks the kernel for a free port. */
 export function parseBind(raw: string): Bind {
+  if (raw.startsWith("fd://")) {
+    const n = raw.slice(5);
+    if (!/^\d{1,7}$/.test(n) || Number(n) < 3) throw new UsageError(`"${raw}" is not an inherited socket (use fd://N, N ≥ 3)`);
+    return { kind: "fd", fd: Number(n) };
+  }
   if (raw.startsWith("unix:")) {
     const p = raw.slice(5);
     if (p === "") throw new UsageError(`"${raw}" names no socket path`);
     return { kind: "unix", path: p };
   }
   const m = /^(?:\[([0-9A-Fa-f:.%a-zA-Z0-9]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(raw);
-  if (m === null) throw new UsageError(`"${raw}" is not an address (use HOST:PORT, [IPV6]:PORT or unix:PATH)`);
+  if (m === null) throw new UsageError(`"${raw}" is not an address (use HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N)`);
   const port = Number(m[3]);
   if (port > 65535) throw new UsageError(`port ${port} is out of range (0 to 65535)`);
   return { kind: "tcp", host: m[1] ?? m[2]!, port };
@@ -119,6 +139,50 @@ function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
     if ((values as readonly string[]).includes(raw)) return raw as T;
     throw new UsageError(`"${raw}" is not one of ${values.join(", ")}`);
   };
+}
+
+/** true/false, and the usual spellings of each. */
+export function parseBoolean(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  throw new UsageError(`"${raw}" is not true or false`);
+}
+
+/** A file mode in octal: 660, 0660 or 0o660. */
+function fileMode(raw: string): number {
+  const m = /^(?:0o?)?([0-7]{3})$/i.exec(raw.trim());
+  if (m === null) throw new UsageError(`"${raw}" is not an octal file mode (try 660 or 0666)`);
+  return parseInt(m[1]!, 8);
+}
+
+/**
+ * One entry of the trusted-proxy list: an IPv4 or IPv6 address, a CIDR block (10.0.0.0/8, fd00::/8), `unix` for
+ * connections on Unix sockets, or `*` for every peer.
+ */
+export function parseTrustedPeer(raw: string): string {
+  const v = raw.trim();
+  if (v === "*" || v === "unix") return v;
+  const slash = v.indexOf("/");
+  const addr = slash === -1 ? v : v.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) throw new UsageError(`"${raw}" is not an IP address, a CIDR block, unix or *`);
+  if (slash !== -1) {
+    const bits = v.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)) throw new UsageError(`"${raw}" has a bad prefix length`);
+  }
+  return v;
+}
+
+/** A readable file's path, checked when the settings are read, so a typo fails at start with its name. */
+function readableFile(raw: string): string {
+  if (raw === "") return raw;
+  try {
+    accessSync(raw, constants.R_OK);
+  } catch (err) {
+    throw new UsageError(`cannot read ${raw}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  return raw;
 }
 
 function headerValue(raw: string): string {
@@ -145,7 +209,7 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "bind", flag: "bind", short: "b", meta: "ADDRESS", env: "ORYX_BIND", multiple: true,
     default: [{ kind: "tcp", host: "127.0.0.1", port: 8888 }], defaultText: "127.0.0.1:8888",
     parse: parseBind,
-    help: "Where to listen: HOST:PORT, [IPV6]:PORT or unix:PATH. Repeat for several. Port 0 picks a free port. The environment variable takes a comma-separated list.",
+    help: "Where to listen: HOST:PORT, [IPV6]:PORT, unix:PATH or fd://N (an inherited listening socket). Repeat, or separate with commas, for several. Port 0 picks a free port. Under systemd socket activation (LISTEN_FDS) the sockets passed are used in place of the default.",
   },
   {
     key: "interface", flag: "interface", meta: "KIND", env: "ORYX_INTERFACE",
@@ -235,12 +299,52 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     key: "accessLog", flag: "access-log", meta: "FILE", env: "ORYX_ACCESS_LOG",
     default: "", defaultText: "off", parse: (raw) => raw,
-    help: "Write an access log line per response (Apache combined format) to FILE, or to standard output for -.",
+    help: "Write an access log line per response to FILE, or to standard output for -. Reopened on SIGUSR1.",
+  },
+  {
+    key: "accessLogFormat", flag: "access-log-format", meta: "FORMAT", env: "ORYX_ACCESS_LOG_FORMAT",
+    default: "combined", defaultText: "combined", parse: (raw) => raw,
+    help: "The access log's line: combined (Apache's), common, json (one JSON object per line), or a format string of Apache directives (see the README).",
+  },
+  {
+    key: "errorLog", flag: "error-log", meta: "FILE", env: "ORYX_ERROR_LOG",
+    default: "-", defaultText: "- (standard error)", parse: (raw) => raw,
+    help: "Where the error log goes: FILE (appended to, reopened on SIGUSR1), or - for standard error.",
   },
   {
     key: "logLevel", flag: "log-level", meta: "LEVEL", env: "ORYX_LOG_LEVEL",
     default: "info", defaultText: "info", parse: oneOf(LOG_LEVELS),
-    help: `Least severe error-log level written to standard error: ${LOG_LEVELS.join(", ")}.`,
+    help: `Least severe error-log level written: ${LOG_LEVELS.join(", ")}.`,
+  },
+  {
+    key: "certfile", flag: "certfile", meta: "FILE", env: "ORYX_CERTFILE",
+    default: "", defaultText: "none", parse: readableFile,
+    help: "Serve HTTPS with this PEM certificate (chain); needs --keyfile. Read again on SIGHUP.",
+  },
+  {
+    key: "keyfile", flag: "keyfile", meta: "FILE", env: "ORYX_KEYFILE",
+    default: "", defaultText: "none", parse: readableFile,
+    help: "The PEM private key of --certfile.",
+  },
+  {
+    key: "caCerts", flag: "ca-certs", meta: "FILE", env: "ORYX_CA_CERTS",
+    default: "", defaultText: "none", parse: readableFile,
+    help: "Ask clients for a certificate and accept only those signed by a CA in this PEM file (mutual TLS).",
+  },
+  {
+    key: "unixSocketMode", flag: "unix-socket-mode", meta: "MODE", env: "ORYX_UNIX_SOCKET_MODE",
+    default: 0o660, defaultText: "660", parse: fileMode,
+    help: "File mode of Unix sockets oryx creates (octal): 660 lets the owner and its group connect.",
+  },
+  {
+    key: "forwardedAllowIps", flag: "forwarded-allow-ips", meta: "LIST", env: "ORYX_FORWARDED_ALLOW_IPS", multiple: true,
+    default: ["127.0.0.1", "::1", "unix"], defaultText: "127.0.0.1,::1,unix", parse: parseTrustedPeer,
+    help: "Peers trusted as proxies: addresses, CIDR blocks, unix (Unix-socket peers) or *. Only their X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded headers (and PROXY protocol headers) are believed.",
+  },
+  {
+    key: "proxyProtocol", flag: "proxy-protocol", meta: "", env: "ORYX_PROXY_PROTOCOL", boolean: true,
+    default: false, defaultText: "off", parse: parseBoolean,
+    help: "Read a PROXY protocol header (v1 or v2) at the start of connections from trusted peers (--forwarded-allow-ips); refuse one from anyone else.",
   },
 ];
 
@@ -248,4 +352,12 @@ export function defaultSettings(): Settings {
   const s = {} as Record<string, unknown>;
   for (const spec of SETTINGS) s[spec.key] = structuredClone(spec.default);
   return s as unknown as Settings;
+}
+
+/** Checks that hold between settings (each value alone was checked by its parser). Throws UsageError. */
+export function checkSettings(s: Settings): void {
+  if ((s.certfile === "") !== (s.keyfile === "")) {
+    throw new UsageError(s.certfile === "" ? "--keyfile needs --certfile" : "--certfile needs --keyfile");
+  }
+  if (s.caCerts !== "" && s.certfile === "") throw new UsageError("--ca-certs needs --certfile and --keyfile");
 }

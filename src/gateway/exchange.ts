@@ -37,7 +37,12 @@ export interface RequestBody {
 
 export interface Exchange {
   readonly head: RequestHead;
+  /** The connection's facts; the client's address is the one a trusted proxy names, when one does. */
   readonly info: ConnectionInfo;
+  /** "https" on a TLS connection or when a trusted proxy says the client used it; else "http". */
+  readonly scheme: "http" | "https";
+  /** The host a trusted proxy says the client asked for (it wins over Host in the request's URL), or null. */
+  readonly forwardedHost: string | null;
   /** null when the request has no body. */
   readonly body: RequestBody | null;
   /** Set by the gateway: called once if the client goes away before the response is complete. */

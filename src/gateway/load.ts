@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { TS_EXTENSIONS, enableTypeScript } from "../typescript.ts";
 import type http from "node:http";
 import type net from "node:net";
 import path from "node:path";
@@ -48,7 +49,6 @@ export interface LoadOptions {
 }
 
 export const APP_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"] as const;
-const TS_EXTENSIONS = new Set([".ts", ".mts", ".cts"]);
 
 /** Splits `MODULE[:EXPORT]`; the part after the last colon is an export only if it is an identifier. */
 export function parseAppSpec(text: string): AppSpec {
@@ -57,18 +57,6 @@ export function parseAppSpec(text: string): AppSpec {
   return { module: text, exportName: "default" };
 }
 
-let typeScriptReady: Promise<void> | null = null;
-
-/** Lets `import()` load TypeScript (ESM and CommonJS) through tsx, once per process. */
-function enableTypeScript(): Promise<void> {
-  typeScriptReady ??= (async () => {
-    const esm = await import("tsx/esm/api");
-    esm.register();
-    const cjs = await import("tsx/cjs/api");
-    cjs.register();
-  })();
-  return typeScriptReady;
-}
 
 /** Loads the app module relative to `cwd` and finds what to serve in the named export. */
 export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: LoadOptions = {}): Promise<LoadedApp> {

@@ -29,8 +29,8 @@ function normalizeMethod(method: string): string {
 /** The absolute URL of a request: the target when it is absolute, else built from Host and the target. */
 export function requestUrl(ex: Exchange): string {
   const { target, host } = ex.head;
-  if (target.charCodeAt(0) === 0x2f /* / */) return `http://${host || fallbackHost(ex.info)}${target}`;
-  if (target === "*") return `http://${host || fallbackHost(ex.info)}/*`;
+  if (target.charCodeAt(0) === 0x2f /* / */) return `${ex.scheme}://${ex.forwardedHost ?? (host || fallbackHost(ex.info))}${target}`;
+  if (target === "*") return `${ex.scheme}://${ex.forwardedHost ?? (host || fallbackHost(ex.info))}/*`;
   return target; // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
 }
 
@@ -253,7 +253,7 @@ function lazyRequestsWork(): boolean {
       method: "POST", target: "/probe?x=1", versionMinor: 1 as const, headers: ["host", "probe.invalid", "x-probe", "1"],
       host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
     };
-    const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null } as unknown as Exchange;
+    const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
     const lazy = new LazyRequest(ex, requestUrl(ex)) as unknown as Request;
     const copy = new Request(lazy, { headers: { "x-copy": "1" } });
     return (

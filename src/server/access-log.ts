@@ -1,35 +1,6 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import type { AccessRecord } from "./connection.ts";
-
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** `[22/Nov/2026:10:00:00 +0000]`: the Common Log Format time, always in UTC. */
-function clfTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`;
-}
-
-/** Client-controlled text goes into the log escaped, so nobody can forge a log line. */
-function esc(s: string): string {
-  return s.replace(/["\\\x00-\x1f\x7f-\xff]/g, (c) => (c === '"' ? '\\"' : c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
-}
-
-function header(headers: string[], name: string): string {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]!;
-  return "";
-}
-
-/** One line in Apache's combined format. */
-export function formatCombined(r: AccessRecord): string {
-  const h = r.head;
-  const ref = header(h.headers, "referer");
-  const ua = header(h.headers, "user-agent");
-  return (
-    `${r.info.remoteAddress || "-"} - - ${clfTime(r.startedAt)} "${esc(h.method)} ${esc(h.target)} HTTP/1.${h.versionMinor}" ` +
-    `${r.status || "-"} ${r.bytes > 0 ? r.bytes : "-"} "${ref ? esc(ref) : "-"}" "${ua ? esc(ua) : "-"}"\n`
-  );
-}
+import type { AccessRecord } from "../gateway/exchange.ts";
+import { compileAccessFormat } from "./access-format.ts";
 
 export interface AccessLog {
   write(record: AccessRecord): void;
@@ -38,26 +9,32 @@ export interface AccessLog {
   close(): Promise<void>;
 }
 
-/** Opens the access log: "-" is standard output, anything else a file opened for appending. Writes never block. */
-export function openAccessLog(target: string): AccessLog {
+/**
+ * Opens the access log: "-" is standard output, anything else a file opened for appending; each line in `format`
+ * (see access-format.ts; throws AccessFormatError for a bad one). Writes never block.
+ */
+export function openAccessLog(target: string, format: string, onError: (err: Error) => void = () => {}): AccessLog {
+  const line = compileAccessFormat(format);
   if (target === "-") {
     return {
       write: (record) => {
-        process.stdout.write(formatCombined(record));
+        process.stdout.write(line(record));
       },
       reopen: () => {},
       close: () => Promise.resolve(),
     };
   }
-  let stream: WriteStream = createWriteStream(target, { flags: "a" });
+  // A file that cannot be written (its directory removed, a full disk) is reported, never a crash of the worker.
+  const open = (): WriteStream => createWriteStream(target, { flags: "a" }).on("error", (err) => onError(err));
+  let stream: WriteStream = open();
   const end = (s: WriteStream): Promise<void> => new Promise((resolve) => s.end(() => resolve()));
   return {
     write: (record) => {
-      stream.write(formatCombined(record));
+      stream.write(line(record));
     },
     reopen: () => {
       const old = stream;
-      stream = createWriteStream(target, { flags: "a" });
+      stream = open();
       void end(old);
     },
     close: () => end(stream),

@@ -15,6 +15,8 @@ import {
   type ResponseFraming,
 } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import { readForwarded } from "./forwarded.ts";
+import type { TrustedPeers } from "./trust.ts";
 
 export interface ConnectionOptions {
   limits: Limits;
@@ -35,6 +37,15 @@ export interface ConnectionOptions {
 }
 
 export type { AccessRecord };
+
+/** How a connection reached oryx: over TLS or not, and from a trusted proxy (whose forwarding headers count). */
+export interface Origin {
+  secure: boolean;
+  /** The trusted peers when this connection's peer is one of them; else null. */
+  trustedPeers: TrustedPeers | null;
+}
+
+const PLAIN: Origin = { secure: false, trustedPeers: null };
 
 // An unread request body is drained after the response, up to this many bytes and this long; past either the
 // connection is closed instead, so a kept-alive client never waits on a body nobody reads.
@@ -81,6 +92,7 @@ export class Connection {
   readonly socket: Socket;
   readonly info: ConnectionInfo;
   readonly opts: ConnectionOptions;
+  readonly origin: Origin;
   private readonly parser: HeadParser;
   private phase = Phase.Idle;
   private pending: Buffer | null = null;
@@ -96,10 +108,11 @@ export class Connection {
   requests = 0;
   onClosed: (() => void) | null = null;
 
-  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions) {
+  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions, origin: Origin = PLAIN) {
     this.socket = socket;
     this.info = info;
     this.opts = opts;
+    this.origin = origin;
     this.parser = new HeadParser(opts.limits);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("end", () => this.onEnd());
@@ -397,7 +410,7 @@ export class Connection {
     const onAccess = this.opts.onAccess;
     if (onAccess === null) return;
     onAccess({
-      info: this.info,
+      info: ex.info,
       head: ex.head,
       status: ex.status,
       bytes: ex.bytes,
@@ -522,6 +535,8 @@ export class Connection {
 export class ConnExchange implements Exchange, RequestBody {
   readonly head: RequestHead;
   readonly info: ConnectionInfo;
+  readonly scheme: "http" | "https";
+  readonly forwardedHost: string | null = null;
   readonly body: RequestBody | null;
   readonly startedAt = Date.now();
   readonly decoder: ChunkedDecoder | null;
@@ -552,6 +567,21 @@ export class ConnExchange implements Exchange, RequestBody {
     this.conn = conn;
     this.head = head;
     this.info = conn.info;
+    this.scheme = conn.origin.secure ? "https" : "http";
+    const trusted = conn.origin.trustedPeers;
+    if (trusted !== null) {
+      // From a trusted proxy: the client, scheme and host it names are the request's (for this request only:
+      // a proxy's kept-alive connection carries many clients' requests).
+      const view = readForwarded(head.headers, trusted);
+      if (view !== null) {
+        if (view.client !== null) {
+          const { address, port } = view.client;
+          this.info = { ...conn.info, remoteAddress: address, remotePort: port, remoteAddr: { transport: "tcp", hostname: address, port } };
+        }
+        if (view.scheme !== null) this.scheme = view.scheme;
+        this.forwardedHost = view.host;
+      }
+    }
     this.isHead = head.method === "HEAD";
     this.remaining = head.framing === "length" ? head.contentLength : 0;
     this.bodyDone = head.framing === "none";

@@ -1,31 +1,32 @@
 import net from "node:net";
+import tls from "node:tls";
+import { chmodSync } from "node:fs";
 import type { Bind } from "../config/settings.ts";
+import { bindText, ListenError } from "./errors.ts";
+
+export { bindText, ListenError };
 import type { ConnectionInfo } from "../gateway/exchange.ts";
-import { Connection, type ConnectionOptions } from "./connection.ts";
+import { Connection, type ConnectionOptions, type Origin } from "./connection.ts";
+import { PREAMBLE_REFUSAL, readPreamble } from "./preamble.ts";
+import type { TrustedPeers } from "./trust.ts";
+import { clearStaleSocket } from "./unix.ts";
+import type { ProxyHeader } from "../http/proxy-protocol.ts";
 
-/** A listen failure, with the address and a human reason ("address already in use"). */
-export class ListenError extends Error {
-  readonly code: string | undefined;
-  constructor(address: string, err: NodeJS.ErrnoException) {
-    super(`cannot listen on ${address}: ${describeListenError(err)}`);
-    this.name = "ListenError";
-    this.code = err.code;
-  }
+/** What a listening socket is, for the connections it accepts and for the log. */
+export interface ListenerInfo {
+  /** As configured: 127.0.0.1:8888, unix:/run/oryx.sock, fd://3. */
+  name: string;
+  /** Where it serves: http://127.0.0.1:8888 (https:// under TLS), unix:/run/oryx.sock. */
+  url: string;
+  transport: "tcp" | "unix";
 }
 
-function describeListenError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case "EADDRINUSE": return "address already in use";
-    case "EACCES": return "permission denied";
-    case "EADDRNOTAVAIL": return "address not available on this machine";
-    case "ENOTFOUND": case "EAI_AGAIN": return "host name not found";
-    default: return err.message;
-  }
-}
-
-export function bindText(b: Bind): string {
-  if (b.kind === "unix") return `unix:${b.path}`;
-  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+/** PEM texts for HTTPS. */
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** CAs whose client certificates are accepted; when set, clients must present one (mutual TLS). */
+  ca?: string | Buffer;
 }
 
 export interface ServerOptions {
@@ -33,6 +34,14 @@ export interface ServerOptions {
   binds: Bind[];
   backlog: number;
   connection: ConnectionOptions;
+  /** Serve HTTPS: every connection is a TLS connection. */
+  tls?: TlsOptions;
+  /** Peers trusted as proxies (X-Forwarded-*, Forwarded, PROXY headers); none when absent. */
+  trustedPeers?: TrustedPeers;
+  /** Read PROXY protocol headers from trusted peers (and refuse them from others). */
+  proxyProtocol?: boolean;
+  /** File mode of Unix sockets this server creates (single-process use). */
+  unixSocketMode?: number;
   /** Most connections held at once; at the limit the listeners are closed (see `onAcceptPaused`). */
   maxConnections?: number;
   /** Called when the server stopped accepting at its limit, and again (with false) when it has room again. */
@@ -44,25 +53,73 @@ export interface ServerOptions {
   handOff?: { take(socket: net.Socket): void; closeIdle(): void };
 }
 
-/** A listening socket handed over by the master: the raw handle and what it is bound to. */
+/** A listening socket handed over by the master: the raw handle and what it is. */
 export interface InheritedSocket {
   handle: object;
-  bind: Bind;
+  listener: ListenerInfo;
+}
+
+/** What is known of a connection before its first request: where it came in, and what a PROXY header said. */
+interface Arrival {
+  listener: ListenerInfo;
+  trusted: boolean;
+  proxied: ProxyHeader | null;
 }
 
 /**
  * Listeners and the connections they accept. Knows nothing of apps: each connection hands its requests to the
  * handler in `connection.handler`.
+ *
+ * An accepted socket goes through up to two steps before it is a connection: a PROXY header is read
+ * (`--proxy-protocol`), then TLS is set up (`--certfile`). Sockets in those steps are counted as open.
  */
 export class Server {
   private readonly opts: ServerOptions;
   private readonly listeners: net.Server[] = [];
   readonly connections = new Set<Connection>();
+  /** Sockets accepted but not yet connections (reading a PROXY header, or in the TLS handshake). */
+  private readonly arriving = new Set<net.Socket>();
+  private readonly arrivals = new WeakMap<net.Socket, Arrival>();
+  private readonly tlsServer: tls.Server | null;
   private closing = false;
   private onEmpty: (() => void) | null = null;
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
+    this.tlsServer = opts.tls === undefined ? null : this.createTlsServer(opts.tls);
+  }
+
+  /**
+   * TLS through a tls.Server that never listens: accepted sockets are emitted to it as 'connection', and it
+   * does the handshake (timeout, client-certificate checks) as it would for its own. Its secure sockets come
+   * back here as connections.
+   */
+  private createTlsServer(t: TlsOptions): tls.Server {
+    const server = tls.createServer({
+      cert: t.cert,
+      key: t.key,
+      ...(t.ca !== undefined ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      ALPNProtocols: ["http/1.1"],
+      handshakeTimeout: this.opts.connection.headerTimeoutMs,
+    });
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      // The TLS socket wraps the accepted one (its _parent, as node:tls itself calls it).
+      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      const arrival = raw === undefined ? undefined : this.arrivals.get(raw);
+      if (raw === undefined || arrival === undefined) {
+        this.opts.connection.log.error("a TLS connection whose accepted socket is unknown (node:tls internals changed?)");
+        socket.destroy();
+        return;
+      }
+      this.arriving.delete(raw);
+      socket.allowHalfOpen = true;
+      this.start(socket, arrival);
+    });
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      this.opts.connection.log.debug(`TLS handshake failed with ${socket.remoteAddress ?? "a client"}: ${err.message}`);
+      socket.destroy();
+    });
+    return server;
   }
 
   /** Binds every address; returns each one's real URL (port 0 resolved). On a failure nothing stays bound. */
@@ -70,15 +127,22 @@ export class Server {
     const urls: string[] = [];
     try {
       for (const bind of this.opts.binds) {
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket, bind));
+        const name = bindText(bind);
+        if (bind.kind === "unix") await clearStaleSocket(bind.path);
+        const server = this.createListener();
         this.listeners.push(server);
         await new Promise<void>((resolve, reject) => {
-          server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(bindText(bind), err)));
-          if (bind.kind === "unix") server.listen({ path: bind.path, backlog: this.opts.backlog }, resolve);
-          else server.listen({ host: bind.host, port: bind.port, backlog: this.opts.backlog }, resolve);
+          server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(name, err)));
+          const backlog = this.opts.backlog;
+          if (bind.kind === "unix") server.listen({ path: bind.path, backlog }, resolve);
+          else if (bind.kind === "fd") server.listen({ fd: bind.fd, backlog }, resolve);
+          else server.listen({ host: bind.host, port: bind.port, backlog }, resolve);
         });
-        server.on("error", (err) => this.opts.connection.log.error(`listener error on ${bindText(bind)}`, err));
-        urls.push(addressUrl(server, bind));
+        if (bind.kind === "unix" && this.opts.unixSocketMode !== undefined) chmodSync(bind.path, this.opts.unixSocketMode);
+        const listener = this.describe(server, bind);
+        server.on("connection", (socket: net.Socket) => this.accept(socket, listener));
+        server.on("error", (err) => this.opts.connection.log.error(`listener error on ${name}`, err));
+        urls.push(listener.url);
       }
     } catch (err) {
       await this.closeListeners();
@@ -87,20 +151,34 @@ export class Server {
     return urls;
   }
 
+  private createListener(): net.Server {
+    return net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false });
+  }
+
+  private describe(server: net.Server, bind: Bind): ListenerInfo {
+    const name = bindText(bind);
+    const a = server.address();
+    if (a === null || typeof a === "string") return { name, url: bind.kind === "unix" ? `unix:${bind.path}` : name, transport: "unix" };
+    const scheme = this.tlsServer === null ? "http" : "https";
+    const url = a.family === "IPv6" ? `${scheme}://[${a.address}]:${a.port}` : `${scheme}://${a.address}:${a.port}`;
+    return { name, url, transport: "tcp" };
+  }
+
   /**
    * Serves on sockets bound (and shared) by the master. Each is a duplicate of the master's descriptor, so
    * closing it here (at the connection limit, or to stop) leaves the socket listening for the other workers.
    */
   async listenOn(sockets: InheritedSocket[]): Promise<void> {
-    for (const { handle, bind } of sockets) {
-      const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, bind));
+    for (const { handle, listener } of sockets) {
+      const server = this.createListener();
+      server.on("connection", (socket: net.Socket) => this.accept(socket, listener));
       this.listeners.push(server);
       await new Promise<void>((resolve, reject) => {
-        server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(bindText(bind), err)));
+        server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(listener.name, err)));
         // listen(handle, backlog, cb): Node reads a handle's backlog only from this positional form.
         (server.listen as (handle: object, backlog: number, cb: () => void) => void)(handle, this.opts.backlog, resolve);
       });
-      server.on("error", (err) => this.opts.connection.log.error(`listener error on ${bindText(bind)}`, err));
+      server.on("error", (err) => this.opts.connection.log.error(`listener error on ${listener.name}`, err));
     }
     this.acceptPaused = false;
   }
@@ -110,43 +188,106 @@ export class Server {
   /** Sockets handed to a Node app's http.Server (see ServerOptions.handOff). */
   private readonly handedOff = new Set<net.Socket>();
 
-  /** Connections open now, on oryx's engine or handed off. */
+  /** Connections open now: arriving, on oryx's engine, or handed off. */
   get openConnections(): number {
-    return this.connections.size + this.handedOff.size;
+    return this.arriving.size + this.connections.size + this.handedOff.size;
   }
 
-  private accept(socket: net.Socket, bind: Bind): void {
+  private accept(socket: net.Socket, listener: ListenerInfo): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    const onClosed = (): void => {
-      if (this.openConnections === 0) this.onEmpty?.();
-      if (this.acceptPaused && !this.closing && this.openConnections < (this.opts.maxConnections ?? Infinity)) {
-        this.opts.onAcceptPaused?.(false);
-      }
-    };
-    const handOff = this.opts.handOff;
-    if (handOff !== undefined) {
-      this.handedOff.add(socket);
+    const peers = this.opts.trustedPeers;
+    const trusted = peers !== undefined && !peers.none && peers.allows(socket.remoteAddress ?? "", listener.transport);
+    const arrival: Arrival = { listener, trusted, proxied: null };
+    if (this.opts.proxyProtocol === true || this.tlsServer !== null) {
+      this.arriving.add(socket);
       socket.once("close", () => {
-        this.handedOff.delete(socket);
-        onClosed();
+        if (this.arriving.delete(socket)) this.closedOne();
       });
-      handOff.take(socket);
+      // Until a Connection owns the socket, its errors end it quietly ('close' follows).
+      socket.on("error", () => {});
+      if (this.opts.proxyProtocol === true) {
+        readPreamble(socket, trusted, this.opts.connection.headerTimeoutMs, (r) => {
+          if (!r.ok) {
+            this.opts.connection.log.debug(`refused a connection from ${socket.remoteAddress ?? "a Unix socket"}: ${r.reason}`);
+            if (this.tlsServer === null && !socket.destroyed) socket.end(PREAMBLE_REFUSAL);
+            else socket.destroy();
+            return;
+          }
+          arrival.proxied = r.header;
+          this.secure(socket, arrival);
+        });
+      } else {
+        this.secure(socket, arrival);
+      }
     } else {
-      const conn = new Connection(socket, connectionInfo(socket, bind), this.opts.connection);
-      this.connections.add(conn);
-      conn.onClosed = () => {
-        this.connections.delete(conn);
-        onClosed();
-      };
+      this.start(socket, arrival);
     }
     if (!this.acceptPaused && this.openConnections >= (this.opts.maxConnections ?? Infinity)) {
       // At the limit: stop accepting. The kernel's backlog queues new connections meanwhile.
       this.acceptPaused = true;
       void this.closeListeners();
       this.opts.onAcceptPaused?.(true);
+    }
+  }
+
+  /** The TLS step, if this server speaks TLS; else straight on. */
+  private secure(socket: net.Socket, arrival: Arrival): void {
+    if (this.tlsServer === null) {
+      this.arriving.delete(socket);
+      this.start(socket, arrival);
+      socket.resume();
+      return;
+    }
+    this.arrivals.set(socket, arrival);
+    // The TLS socket takes allowHalfOpen from this one. During the handshake a client's EOF must end it (with
+    // half-open allowed, a client gone mid-handshake would hold the socket until the handshake timeout); once
+    // secure, the connection allows half-open again, as on plain sockets (see 'secureConnection').
+    socket.allowHalfOpen = false;
+    this.tlsServer.emit("connection", socket);
+  }
+
+  /** The socket (plain, or TLS after its handshake) becomes a connection of oryx's engine or of a Node app. */
+  private start(socket: net.Socket, arrival: Arrival): void {
+    const source = arrival.proxied?.command === "proxy" ? arrival.proxied.source : null;
+    const handOff = this.opts.handOff;
+    if (handOff !== undefined) {
+      if (source !== null) {
+        // The app's http.Server reads the client's address from the socket: make it the one the proxy named.
+        Object.defineProperty(socket, "remoteAddress", { value: source.address, configurable: true });
+        Object.defineProperty(socket, "remotePort", { value: source.port, configurable: true });
+        Object.defineProperty(socket, "remoteFamily", { value: source.address.includes(":") ? "IPv6" : "IPv4", configurable: true });
+      }
+      this.handedOff.add(socket);
+      socket.once("close", () => {
+        this.handedOff.delete(socket);
+        this.closedOne();
+      });
+      handOff.take(socket);
+      if (this.closing) handOff.closeIdle();
+      return;
+    }
+    const origin: Origin = {
+      secure: this.tlsServer !== null,
+      trustedPeers: arrival.trusted ? this.opts.trustedPeers ?? null : null,
+    };
+    const conn = new Connection(socket, connectionInfo(socket, arrival.listener, source), this.opts.connection, origin);
+    this.connections.add(conn);
+    conn.onClosed = () => {
+      this.connections.delete(conn);
+      this.closedOne();
+    };
+    // A connection that arrives while the server stops (its TLS handshake or PROXY header was under way) is
+    // served one request, as any connection accepted before the stop.
+    if (this.closing) conn.shutdown();
+  }
+
+  private closedOne(): void {
+    if (this.openConnections === 0) this.onEmpty?.();
+    if (this.acceptPaused && !this.closing && this.openConnections < (this.opts.maxConnections ?? Infinity)) {
+      this.opts.onAcceptPaused?.(false);
     }
   }
 
@@ -183,14 +324,24 @@ export class Server {
 
   /** Closes every connection now. */
   destroyAll(): void {
+    for (const socket of this.arriving) socket.destroy();
     for (const conn of this.connections) conn.socket.destroy();
     for (const socket of this.handedOff) socket.destroy();
   }
 }
 
-function connectionInfo(socket: net.Socket, bind: Bind): ConnectionInfo {
-  if (bind.kind === "unix") {
-    return { remoteAddress: "", remotePort: 0, localAddress: bind.path, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
+function connectionInfo(socket: net.Socket, listener: ListenerInfo, source: { address: string; port: number } | null): ConnectionInfo {
+  if (source !== null) {
+    return {
+      remoteAddress: source.address,
+      remotePort: source.port,
+      localAddress: socket.localAddress ?? "",
+      localPort: socket.localPort ?? 0,
+      remoteAddr: { transport: "tcp", hostname: source.address, port: source.port },
+    };
+  }
+  if (listener.transport === "unix") {
+    return { remoteAddress: "", remotePort: 0, localAddress: listener.name, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
   }
   const remoteAddress = socket.remoteAddress ?? "";
   const remotePort = socket.remotePort ?? 0;
@@ -201,10 +352,4 @@ function connectionInfo(socket: net.Socket, bind: Bind): ConnectionInfo {
     localPort: socket.localPort ?? 0,
     remoteAddr: { transport: "tcp", hostname: remoteAddress, port: remotePort },
   };
-}
-
-function addressUrl(server: net.Server, bind: Bind): string {
-  if (bind.kind === "unix") return `unix:${bind.path}`;
-  const a = server.address() as net.AddressInfo;
-  return a.family === "IPv6" ? `http://[${a.address}]:${a.port}` : `http://${a.address}:${a.port}`;
 }

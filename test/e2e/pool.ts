@@ -187,8 +187,9 @@ export async function launch(args: string[], opts: LaunchOptions = {}): Promise<
       }),
     ]);
     o.line = m[0];
-    o.urls = [...(/ on (.*) \(pid \d+\)$/.exec(o.line)?.[1] ?? "").matchAll(/http:\/\/[^\s,]+/g)].map((u) => u[0]);
-    o.port = o.urls.length > 0 ? Number(new URL(o.urls[0]!).port) : 0;
+    o.urls = [...(/ on (.*) \(pid \d+\)$/.exec(o.line)?.[1] ?? "").matchAll(/(?:https?:\/\/|unix:|fd:\/\/)[^\s,]+/g)].map((u) => u[0]);
+    const web = o.urls.find((u) => u.startsWith("http"));
+    o.port = web !== undefined ? Number(new URL(web).port) : 0;
     if (Number(m[1]) !== proc.pid) throw new Error(`the startup line names pid ${m[1]}, the process is ${proc.pid}`);
     o.workers();
     return o;
@@ -282,6 +283,15 @@ export async function accepted(base: Map<number, number>, ms: number): Promise<n
     10,
   );
   return found;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a launcher that binds it itself). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 // ─── waiting ────────────────────────────────────────────────────────────────────────────────────────────────
