@@ -58,6 +58,17 @@ export function parseAppSpec(text: string): AppSpec {
 }
 
 
+/**
+ * A TypeScript (or Babel) module compiled to CommonJS, as tsx does for a .ts file outside a `"type": "module"`
+ * package, sets `exports.default` beside `__esModule`; `import()` then hands all of `module.exports` over as the
+ * default. Its ES exports are what the author wrote, so those are what oryx looks in.
+ */
+function esModuleExports(mod: Record<string, unknown>): Record<string, unknown> {
+  const cjs = mod.default as Record<string, unknown> | null | undefined;
+  if (cjs !== null && typeof cjs === "object" && cjs.__esModule === true) return { ...mod, ...cjs };
+  return mod;
+}
+
 /** Loads the app module relative to `cwd` and finds what to serve in the named export. */
 export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: LoadOptions = {}): Promise<LoadedApp> {
   const choice = opts.interface ?? "auto";
@@ -80,6 +91,7 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
   } catch (err) {
     throw new AppLoadError(`the app module ${spec.module} threw while loading: ${errorSummary(err)}`, err);
   }
+  mod = esModuleExports(mod);
   const hasExport = spec.exportName in mod && mod[spec.exportName] !== undefined;
   if (!hasExport && !(captured.length > 0 && spec.exportName === "default")) {
     const names = Object.keys(mod);

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -33,8 +33,8 @@ interface Oryx {
 }
 
 /** Starts the CLI and waits for its startup line; the process is killed in `after` if a test leaves it running. */
-async function launch(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Oryx> {
-  const proc = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+async function launch(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Oryx> {
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   running.add(proc);
   let err = "";
   let out = "";
@@ -275,6 +275,28 @@ describe("apps of every kind are served", { concurrency: true }, () => {
       }
     });
   }
+});
+
+describe("a .ts app outside an ES-module package (tsx compiles it to CommonJS)", () => {
+  test("its default and named exports are served as written", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "oryx-cjs-ts-"));
+    try {
+      writeFileSync(
+        path.join(dir, "app.ts"),
+        'export const named = { fetch: () => new Response("named export") };\nexport default { fetch: () => new Response("default export") };\n',
+      );
+      for (const [spec, body] of [["app.ts", "default export"], ["app.ts:named", "named export"]] as const) {
+        const o = await launch([spec, ...LOCAL], { cwd: dir });
+        try {
+          assert.equal((await get(o.port, "/")).body, body);
+        } finally {
+          await stop(o);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 // ─── listening ──────────────────────────────────────────────────────────────────────────────────────────────
