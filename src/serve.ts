@@ -2,14 +2,14 @@ import { readFileSync } from "node:fs";
 import type { OryxConfig } from "./config/file.ts";
 import { configToSettings } from "./config/file.ts";
 import type { Bind, Settings } from "./config/settings.ts";
-import { connectionOptions, serverEdges } from "./arbiter/worker.ts";
+import { connectionOptions, serverEdges } from "./server/from-settings.ts";
 import { fetchGateway, type FetchHandler } from "./gateway/fetch.ts";
 import { createLogger } from "./log.ts";
 import { openAccessLog } from "./server/access-log.ts";
 import { Server, type TlsOptions } from "./server/server.ts";
 
 /** Settings of the CLI's master and workers, or named differently here (bind → port/hostname/unix, TLS → tls). */
-const NOT_HERE = ["app", "bind", "workers", "timeout", "maxRequests", "maxRequestsJitter", "pidFile", "interface", "certfile", "keyfile", "caCerts"] as const;
+const NOT_HERE = ["app", "bind", "workers", "timeout", "maxRequests", "maxRequestsJitter", "workerConnections", "pidFile", "interface", "certfile", "keyfile", "caCerts"] as const;
 
 /** Settings that make sense for one server in this process. */
 type EngineConfig = Omit<OryxConfig, (typeof NOT_HERE)[number]>;
@@ -74,8 +74,9 @@ export function serve(options: ServeOptions): OryxServer {
   const server = new Server({
     binds: [bind],
     backlog: settings.backlog,
+    // No connection limit: a worker stops accepting at --worker-connections because its master hands it the
+    // socket again when it has room; one server alone would have nobody to do that.
     connection: connectionOptions(settings, fetchGateway(fetch, log), log, accessLog),
-    maxConnections: settings.workerConnections,
     ...edges,
     ...(tls !== undefined ? { tls: tlsTexts(tls) } : {}),
   });

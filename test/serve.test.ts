@@ -110,6 +110,7 @@ describe("serve()", () => {
     ac.abort();
     await server.finished;
     assert.throws(() => serve({ fetch: () => new Response(""), port: 0, timeout: 5 } as never), /timeout/);
+    assert.throws(() => serve({ fetch: () => new Response(""), port: 0, workerConnections: 1 } as never), /workerConnections/);
     assert.throws(() => serve({ fetch: () => new Response(""), port: 0, keepAliveTimeout: "soon" }), /keepAliveTimeout/);
   });
 

@@ -1,57 +1,14 @@
-import type { Settings } from "../config/settings.ts";
 import { fetchGateway } from "../gateway/fetch.ts";
 import { AppLoadError, loadApp, type LoadedApp } from "../gateway/load.ts";
-import { createLogger, describeError, type Logger } from "../log.ts";
+import { createLogger, describeError } from "../log.ts";
 import { openAccessLog, type AccessLog } from "../server/access-log.ts";
-import type { ConnectionOptions } from "../server/connection.ts";
 import type { RequestHandler } from "../gateway/exchange.ts";
-import { adoptServer, checkingInterval, type NodeLimits } from "../gateway/node.ts";
+import { adoptServer, checkingInterval } from "../gateway/node.ts";
 import { installLiteResponse } from "../gateway/response.ts";
 import type { AddressInfo } from "node:net";
-import { Server, type InheritedSocket, type ServerOptions } from "../server/server.ts";
-import { TrustedPeers } from "../server/trust.ts";
-import { readFileSync } from "node:fs";
+import { Server, type InheritedSocket } from "../server/server.ts";
+import { connectionOptions, nodeLimits, serverEdges } from "../server/from-settings.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
-
-/** The engine's per-connection options from the settings, for a request handler. */
-export function connectionOptions(settings: Settings, handler: RequestHandler, log: Logger, accessLog: AccessLog | null): ConnectionOptions {
-  return {
-    limits: {
-      requestLine: settings.limitRequestLine,
-      fields: settings.limitRequestFields,
-      fieldSize: settings.limitRequestFieldSize,
-      body: settings.limitRequestBody,
-    },
-    headerTimeoutMs: settings.headerTimeout,
-    keepAliveTimeoutMs: settings.keepAliveTimeout,
-    bodyTimeoutMs: settings.requestTimeout,
-    serverHeader: settings.serverHeader,
-    handler,
-    log,
-    onAccess: accessLog === null ? null : accessLog.write,
-  };
-}
-
-/**
- * TLS, trusted proxies and the PROXY protocol, from the settings. Certificate files are read here, when a
- * worker starts: a reload (SIGHUP) starts new workers, which read the new certificates.
- */
-export function serverEdges(settings: Settings): Pick<ServerOptions, "tls" | "trustedPeers" | "proxyProtocol" | "unixSocketMode"> {
-  return {
-    ...(settings.certfile !== ""
-      ? {
-          tls: {
-            cert: readFileSync(settings.certfile),
-            key: readFileSync(settings.keyfile),
-            ...(settings.caCerts !== "" ? { ca: readFileSync(settings.caCerts) } : {}),
-          },
-        }
-      : {}),
-    trustedPeers: new TrustedPeers(settings.forwardedAllowIps),
-    proxyProtocol: settings.proxyProtocol,
-    unixSocketMode: settings.unixSocketMode,
-  };
-}
 
 /** What `server.address()` tells an app whose module called listen() itself: oryx's first address. */
 function appAddress(urls: string[]): AddressInfo | string | null {
@@ -61,19 +18,6 @@ function appAddress(urls: string[]): AddressInfo | string | null {
   const u = new URL(first);
   const host = u.hostname.replace(/^\[|\]$/g, "");
   return { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port: Number(u.port) };
-}
-
-/** oryx's settings as limits for a Node app's http.Server. */
-export function nodeLimits(settings: Settings): NodeLimits {
-  return {
-    headerTimeoutMs: settings.headerTimeout,
-    requestTimeoutMs: settings.requestTimeout,
-    keepAliveTimeoutMs: settings.keepAliveTimeout,
-    // Node counts the request line and the fields as one head.
-    maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
-    maxHeadersCount: settings.limitRequestFields,
-    maxBodyBytes: settings.limitRequestBody,
-  };
 }
 
 function send(msg: ToMaster): void {

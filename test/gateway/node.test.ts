@@ -8,13 +8,13 @@
  *   keep-alive timeout, request smuggling shapes, a missing Host; and Node's own semantics reach the app:
  *   remoteAddress, Expect: 100-continue / checkContinue, trailers.
  */
-import { nodeLimits } from "../../src/arbiter/worker.ts";
+import { nodeLimits } from "../../src/server/from-settings.ts";
 import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, describe, test } from "node:test";
 import express from "express";
-import { connectionOptions } from "../../src/arbiter/worker.ts";
+import { connectionOptions } from "../../src/server/from-settings.ts";
 import { defaultSettings, type Settings } from "../../src/config/settings.ts";
 import { adoptServer } from "../../src/gateway/node.ts";
 import { createLogger } from "../../src/log.ts";
