@@ -24,7 +24,7 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       return;
     }
     const url = requestUrl(ex);
-    if (!URL.canParse(url)) {
+    if (url === null) {
       ex.fail(400, true);
       return;
     }
@@ -72,7 +72,7 @@ function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
       if (ex.closed) return;
       let flat: string[];
       try {
-        flat = flattenHeaders(simple.headers);
+        flat = simple.fields ?? flattenHeaders(simple.headers());
       } catch (err) {
         appFailed(ex, err, log);
         return;

@@ -1,5 +1,6 @@
 import * as nodeStream from "node:stream";
 import { forwardToReal } from "./stand-in.ts";
+import { serializeUrl } from "./url.ts";
 import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange.ts";
 
 /**
@@ -26,12 +27,20 @@ function normalizeMethod(method: string): string {
   return STANDARD_METHODS.has(upper) ? upper : method;
 }
 
-/** The absolute URL of a request: the target when it is absolute, else built from Host and the target. */
-export function requestUrl(ex: Exchange): string {
-  const { target, host } = ex.head;
-  if (target.charCodeAt(0) === 0x2f /* / */) return `${ex.scheme}://${ex.forwardedHost ?? (host || fallbackHost(ex.info))}${target}`;
-  if (target === "*") return `${ex.scheme}://${ex.forwardedHost ?? (host || fallbackHost(ex.info))}/*`;
-  return target; // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
+/**
+ * The request's URL, serialized as `Request.url` is (dot segments resolved, host lowercased, default port
+ * dropped), or null when the target and Host make no URL: the target when absolute, else built from the scheme,
+ * Host (or the host a trusted proxy names) and the target.
+ */
+export function requestUrl(ex: Exchange): string | null {
+  const { target } = ex.head;
+  if (target.charCodeAt(0) === 0x2f /* / */ || target === "*") {
+    const host = ex.forwardedHost ?? (ex.head.host || fallbackHost(ex.info));
+    const path = target === "*" ? "/*" : target;
+    return serializeUrl(ex.scheme, host, path, `${ex.scheme}://${host}${path}`);
+  }
+  // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
+  return serializeUrl(ex.scheme, "", target, target);
 }
 
 function fallbackHost(info: ConnectionInfo): string {
@@ -128,10 +137,9 @@ const EMPTY = Buffer.alloc(0);
 
 export class LazyRequest {
   readonly #ex: Exchange;
-  /** The URL as built from Host and target, not yet serialized (see `url`). */
-  readonly #rawUrl: string;
+  /** The URL, serialized (see requestUrl). */
+  readonly #url: string;
   #method: string | undefined;
-  #url: string | undefined;
   #headers: Headers | undefined;
   #controller: AbortController | undefined;
   #aborted = false;
@@ -139,9 +147,9 @@ export class LazyRequest {
   #used = false;
   #real: Request | undefined;
 
-  constructor(ex: Exchange, rawUrl: string) {
+  constructor(ex: Exchange, url: string) {
     this.#ex = ex;
-    this.#rawUrl = rawUrl;
+    this.#url = url;
     ex.onAbort = () => {
       this.#aborted = true;
       this.#controller?.abort();
@@ -153,8 +161,7 @@ export class LazyRequest {
   }
 
   get url(): string {
-    // Serialized by the URL parser, as Request.url is: dot segments resolved, host lowercased, default port dropped.
-    return (this.#url ??= new URL(this.#rawUrl).href);
+    return this.#url;
   }
 
   get headers(): Headers {
@@ -254,7 +261,7 @@ function lazyRequestsWork(): boolean {
       host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
     };
     const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
-    const lazy = new LazyRequest(ex, requestUrl(ex)) as unknown as Request;
+    const lazy = new LazyRequest(ex, requestUrl(ex)!) as unknown as Request;
     const copy = new Request(lazy, { headers: { "x-copy": "1" } });
     return (
       lazy instanceof Request &&
@@ -272,6 +279,6 @@ function lazyRequestsWork(): boolean {
 export const LAZY_REQUESTS = lazyRequestsWork();
 
 /** The Request for an exchange: lazy where this Node allows it, else real. */
-export function createRequest(ex: Exchange, url: string = requestUrl(ex)): Request {
+export function createRequest(ex: Exchange, url: string): Request {
   return LAZY_REQUESTS ? (new LazyRequest(ex, url) as unknown as Request) : eagerRequest(ex, url);
 }

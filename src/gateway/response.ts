@@ -30,6 +30,35 @@ function keep(body: unknown): SimpleBody {
   return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
 }
 
+const TEXT_FIELDS: readonly string[] = ["content-type", "text/plain;charset=UTF-8"];
+// Shared by every Response.json(): never changed (a Headers built from it is a copy).
+const JSON_FIELDS: Readonly<Record<string, string>> = Object.freeze({ "content-type": "application/json" });
+// What `new Headers({...})` would keep as given: a lowercase token name, a value with nothing to trim or refuse.
+const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const CLEAN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
+
+/**
+ * The header fields of `init.headers` as a flat list, in the cases where `new Headers(init.headers)` would hold
+ * exactly those (plus the text content type a string body gets); null for anything else (a Headers object, an
+ * array, names in capitals, values with spaces to trim), which takes the Headers path.
+ */
+function plainFields(init: ResponseInit["headers"], textBody: boolean): string[] | null {
+  if (init === undefined) return textBody ? (TEXT_FIELDS as string[]) : [];
+  if (init === null || typeof init !== "object" || Array.isArray(init)) return null;
+  const proto = Object.getPrototypeOf(init);
+  if (proto !== Object.prototype && proto !== null) return null;
+  const out: string[] = [];
+  let hasType = false;
+  for (const name in init) {
+    const value = (init as Record<string, unknown>)[name];
+    if (typeof value !== "string" || !LOWER_TOKEN.test(name) || !CLEAN_VALUE.test(value)) return null;
+    if (name === "content-type") hasType = true;
+    out.push(name, value);
+  }
+  if (textBody && !hasType) out.push("content-type", "text/plain;charset=UTF-8");
+  return out;
+}
+
 export class LiteResponse {
   #body: SimpleBody;
   #init: ResponseInit | undefined;
@@ -94,16 +123,20 @@ export class LiteResponse {
   }
 
   /**
-   * For oryx's gateway: status, reason, headers and the bytes to send, if this response still holds a simple
-   * body nobody has read; else null (then the gateway reads it as any Response).
+   * For oryx's gateway: status, reason, the header fields and the bytes to send, if this response still holds a
+   * simple body nobody has read; else null (then the gateway reads it as any Response). `fields` is the flat
+   * list (name, value, …) when the headers could be read without building a Headers object (the app never
+   * touched them and gave none, or a plain object of lowercase names and clean values); else null, and the
+   * gateway reads `headers`.
    */
-  static simple(res: LiteResponse): { status: number; statusText: string; headers: Headers; body: Uint8Array | null } | null {
+  static simple(res: LiteResponse): { status: number; statusText: string; fields: string[] | null; headers: () => Headers; body: Uint8Array | null } | null {
     if (res.#real !== undefined) return null;
     const b = res.#body;
     return {
       status: res.#status,
       statusText: res.statusText,
-      headers: res.headers,
+      fields: res.#headers === undefined ? plainFields(res.#init?.headers, typeof b === "string") : null,
+      headers: () => res.headers,
       body: b === null ? null : typeof b === "string" ? Buffer.from(b, "utf8") : b,
     };
   }
@@ -111,7 +144,8 @@ export class LiteResponse {
   static json(data: unknown, init?: ResponseInit): Response {
     const body = JSON.stringify(data);
     if (body === undefined) return NativeResponse.json(data, init); // let undici throw its TypeError
-    const headers = new Headers(init?.headers);
+    if (init?.headers === undefined) return new LiteResponse(body, { ...init, headers: JSON_FIELDS }) as unknown as Response;
+    const headers = new Headers(init.headers);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
     return new LiteResponse(body, { ...init, headers }) as unknown as Response;
   }

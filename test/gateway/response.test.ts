@@ -66,6 +66,15 @@ describe("LiteResponse passes for a Response", () => {
   });
 });
 
+// Header inits a LiteResponse reads without a Headers object (plain objects of clean lowercase fields) and ones
+// it must not (capitals, padding, numbers, a null prototype, arrays): every one must be sent as undici would.
+const nullProto = Object.assign(Object.create(null) as Record<string, string>, { "x-null": "1" });
+const HEADER_CASES: unknown[] = [
+  undefined, {}, { "x-a": "1" }, { "X-A": "1" }, { "x-a": " padded\t" }, { "content-type": "text/html" }, { "x-a": "1", "x-b": "2" },
+  nullProto, { "x-n": 5 }, { "x-a": "a, b", "set-cookie": "c=d; Path=/" }, { "x-tab": "a\tb" }, { "Content-Type": "text/x", "content-type": "text/y" },
+  [["x-a", "1"], ["x-a", "2"]], { "x-latin": "caf\xe9" }, { "x-split": "a\r\nx-injected: 1" }, { "x-wide": "\u2028" },
+];
+
 describe("oryx sends a LiteResponse as it would the real one", () => {
   let s: TestServer;
   let NativeResponse: typeof Response;
@@ -83,6 +92,8 @@ describe("oryx sends a LiteResponse as it would the real one", () => {
       if (path === "/json") return Response.json({ ok: true });
       if (path === "/ab") return new Response(new Uint8Array([1, 2, 3]).buffer, { headers: { "content-type": "application/octet-stream" } });
       if (path === "/empty") return new Response(null, { status: 204 });
+      if (path.startsWith("/fields/")) return new Response("x", { headers: HEADER_CASES[Number(path.slice(8))] as ResponseInit["headers"] });
+      if (path.startsWith("/json-fields/")) return Response.json(1, { headers: HEADER_CASES[Number(path.slice(13))] as ResponseInit["headers"] });
       if (path === "/read-first") {
         const r = new Response("peeked");
         void r.clone(); // builds the real Response: oryx must then send it the general way
@@ -116,5 +127,28 @@ describe("oryx sends a LiteResponse as it would the real one", () => {
     assert.deepEqual(ab.headers["content-length"], ["3"]);
     assert.equal(ab.body, "\x01\x02\x03");
     assert.deepEqual(readFirst!.headers["content-length"], ["6"]);
+  });
+
+  test("header fields from every kind of init, as undici's Response holds them", async () => {
+    for (const [i, init] of HEADER_CASES.entries()) {
+      for (const route of ["fields", "json-fields"]) {
+        const got = parseResponses((await raw(s.port, `GET /${route}/${i} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`)).text)[0]!;
+        let real: Response;
+        try {
+          real = route === "fields" ? new NativeResponse("x", { headers: init as ResponseInit["headers"] }) : NativeResponse.json(1, { headers: init as ResponseInit["headers"] });
+        } catch {
+          // undici refuses it: the app's error, a 500, and nothing of the field on the wire.
+          assert.equal(got.status, 500, `${route} ${JSON.stringify(init)}`);
+          assert.doesNotMatch(JSON.stringify(got.headers), /injected|x-wide/);
+          continue;
+        }
+        const want: Record<string, string[]> = {};
+        for (const [name, value] of real.headers) if (name !== "set-cookie") (want[name] ??= []).push(value);
+        for (const c of real.headers.getSetCookie()) (want["set-cookie"] ??= []).push(c);
+        const sent = { ...got.headers };
+        for (const own of ["content-length", "date", "connection"]) delete sent[own];
+        assert.deepEqual(sent, want, `${route} ${JSON.stringify(init)}`);
+      }
+    }
   });
 });
