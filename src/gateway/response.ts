@@ -2,7 +2,7 @@
  * A lighter `Response` for apps running under oryx. On Node 20, `new Response("hi")` builds a web
  * ReadableStream (and its transfer machinery) for a body that oryx will write in one go: for a small response
  * that is most of the cost of the whole exchange. So workers install `LiteResponse` as the global `Response`
- * (as @hono/node-server does by default): for a string, bytes (a copy, as undici takes) or null body it keeps the body and init as given;
+ * (as @hono/node-server does by default): for a string, bytes (not copied; see `keep`) or null body it keeps the body and init as given;
  * oryx's gateway writes them straight to the socket; anything else an app asks of it (body, clone(), text(), …)
  * builds the real undici Response once and asks that. Other bodies (streams, Blob, FormData, …) build the real
  * Response at once. `instanceof Response`, the static methods and the constructor's errors behave as before.
@@ -21,13 +21,19 @@ function isSimpleBody(body: unknown): boolean {
   return body === undefined || body === null || typeof body === "string" || body instanceof ArrayBuffer || ArrayBuffer.isView(body);
 }
 
-/** The body as kept: strings as given; bytes copied, as undici does, so later changes by the app do not show. */
+/**
+ * The body as kept: strings as given; bytes as a view of the app's own memory, not copied. undici copies a byte
+ * body (the Fetch standard says to), which for a 64 KiB body served from memory costs more than the rest of the
+ * exchange, with its garbage; @hono/node-server's and srvx's light responses do not copy either, nor does Node's
+ * `res.end(buffer)`. The README says so: change a buffer after handing it to a Response and the client may see
+ * the change.
+ */
 function keep(body: unknown): SimpleBody {
   if (body === undefined || body === null) return null;
   if (typeof body === "string") return body;
-  if (body instanceof ArrayBuffer) return new Uint8Array(body.slice(0));
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
   const view = body as ArrayBufferView;
-  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+  return view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
 const TEXT_FIELDS: readonly string[] = ["content-type", "text/plain;charset=UTF-8"];

@@ -17,7 +17,19 @@ const PLAIN_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&(
 // Dot segments (`/.`, `/..`, also spelled %2e) are resolved by the parser.
 const DOT_SEGMENT = /\/\.|%2e/i;
 
+// Clients send the same Host on every request: the last answer is kept (per scheme).
+let lastHttpHost = "";
+let lastHttpsHost = "";
+
 function plainHost(host: string, scheme: "http" | "https"): boolean {
+  if (host === (scheme === "http" ? lastHttpHost : lastHttpsHost) && host !== "") return true;
+  if (!checkHost(host, scheme)) return false;
+  if (scheme === "http") lastHttpHost = host;
+  else lastHttpsHost = host;
+  return true;
+}
+
+function checkHost(host: string, scheme: "http" | "https"): boolean {
   const m = PLAIN_HOST.exec(host);
   if (m === null || host.includes("xn--")) return false;
   const last = m[1]!;
