@@ -99,8 +99,12 @@ export class Connection {
   private inProcess = false;
   private clientEnded = false;
   private shuttingDown = false;
+  /** The one Node timer of this connection (see `arm`), and when it fires. */
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
   private timerKind = Timer.None;
+  /** When the armed timeout (`timerKind`) expires, in Date.now() ms. */
+  private deadline = 0;
   private drainWaiters: Array<() => void> = [];
   /** The exchange in progress, if any. */
   ex: ConnExchange | null = null;
@@ -214,7 +218,7 @@ export class Connection {
   }
 
   private feedBody(ex: ConnExchange, buf: Buffer, off: number): number {
-    if (this.timerKind === Timer.Body) this.timer!.refresh();
+    if (this.timerKind === Timer.Body) this.deadline = Date.now() + this.opts.bodyTimeoutMs;
     if (ex.decoder === null) {
       const n = Math.min(ex.remaining, buf.length - off);
       ex.remaining -= n;
@@ -263,6 +267,10 @@ export class Connection {
     const wasActive = this.phase === Phase.Active;
     this.phase = Phase.Closed;
     this.arm(Timer.None, 0);
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     this.pending = null;
     const ex = this.ex;
     if (ex !== null && !ex.finished) {
@@ -481,20 +489,38 @@ export class Connection {
     this.socket.destroy();
   }
 
+  /**
+   * Arms the connection's one timeout (or none). Timeouts change several times per request (header, then none,
+   * then keep-alive) but almost never expire, so arming only moves a deadline: the Node timer is left running
+   * while it fires no later than the deadline, and on firing it re-arms itself for what remains. A kept-alive
+   * connection so costs no timer operation per request, only one per keep-alive period.
+   */
   private arm(kind: Timer, ms: number): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     this.timerKind = kind;
     if (kind === Timer.None) return;
+    const now = Date.now();
+    const deadline = now + ms;
+    this.deadline = deadline;
+    if (this.timer !== null) {
+      if (this.timerAt <= deadline) return;
+      clearTimeout(this.timer);
+    }
+    this.timerAt = deadline;
     this.timer = setTimeout(this.onTimer, ms);
     this.timer.unref();
   }
 
   private readonly onTimer = (): void => {
-    const kind = this.timerKind;
     this.timer = null;
+    const kind = this.timerKind;
+    if (kind === Timer.None) return;
+    const left = this.deadline - Date.now();
+    if (left > 0) {
+      this.timerAt = this.deadline;
+      this.timer = setTimeout(this.onTimer, left);
+      this.timer.unref();
+      return;
+    }
     this.timerKind = Timer.None;
     switch (kind) {
       case Timer.Header:
