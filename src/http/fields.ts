@@ -18,7 +18,7 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
   if (i === start || i === end || buf[i] !== COLON) {
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_NAME", "a field name is empty or not a token, or whitespace precedes its colon");
   }
-  const name = latin1(buf, start, i).toLowerCase();
+  const name = knownName(buf, start, i) ?? latin1(buf, start, i).toLowerCase();
   let vs = i + 1;
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
@@ -29,6 +29,34 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
     }
   }
   out.push(name, latin1(buf, vs, ve));
+}
+
+// Field names most requests carry, by length: found by comparing bytes, they cost no string of their own.
+const KNOWN_NAMES: Array<Array<{ name: string; codes: number[] }>> = [];
+for (const name of [
+  "host", "accept", "accept-encoding", "accept-language", "user-agent", "connection", "content-length", "content-type",
+  "cookie", "referer", "origin", "authorization", "cache-control", "pragma", "upgrade", "x-forwarded-for",
+  "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "if-none-match", "if-modified-since", "te",
+  "transfer-encoding", "expect", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest", "dnt", "priority",
+]) {
+  (KNOWN_NAMES[name.length] ??= []).push({ name, codes: [...name].map((c) => c.charCodeAt(0)) });
+}
+
+/**
+ * The lowercase name of `buf[start, end)` (already checked to be a token) when it is a common one, else null.
+ * Every char of a known name is a lowercase letter or `-`; a token byte matches it ignoring ASCII case exactly
+ * when `byte | 0x20` equals it (no other token byte maps onto a letter or onto `-`).
+ */
+function knownName(buf: Uint8Array, start: number, end: number): string | null {
+  const candidates = KNOWN_NAMES[end - start];
+  if (candidates === undefined) return null;
+  outer: for (const { name, codes } of candidates) {
+    for (let k = 0; k < codes.length; k++) {
+      if ((buf[start + k]! | 0x20) !== codes[k]) continue outer;
+    }
+    return name;
+  }
+  return null;
 }
 
 /** Latin-1 decoding keeps every byte as one char, so obs-text survives and lengths stay byte lengths. */

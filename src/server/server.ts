@@ -84,9 +84,15 @@ export class Server {
   private closing = false;
   private onEmpty: (() => void) | null = null;
 
+  /** What every connection learns of how it arrived: two shared objects, not one per connection. */
+  private readonly trustedOrigin: Origin;
+  private readonly untrustedOrigin: Origin;
+
   constructor(opts: ServerOptions) {
     this.opts = opts;
     this.tlsServer = opts.tls === undefined ? null : this.createTlsServer(opts.tls);
+    this.trustedOrigin = { secure: opts.tls !== undefined, trustedPeers: opts.trustedPeers ?? null };
+    this.untrustedOrigin = { secure: opts.tls !== undefined, trustedPeers: null };
   }
 
   /**
@@ -269,10 +275,7 @@ export class Server {
       if (this.closing) handOff.closeIdle();
       return;
     }
-    const origin: Origin = {
-      secure: this.tlsServer !== null,
-      trustedPeers: arrival.trusted ? this.opts.trustedPeers ?? null : null,
-    };
+    const origin = arrival.trusted ? this.trustedOrigin : this.untrustedOrigin;
     const conn = new Connection(socket, connectionInfo(socket, arrival.listener, source), this.opts.connection, origin);
     this.connections.add(conn);
     conn.onClosed = () => {

@@ -709,3 +709,22 @@ describe("ChunkedDecoder: refusals", () => {
     expectChunkError(`6\r\n${"a".repeat(6)}\r\n5\r\n${"b".repeat(5)}\r\n0\r\n\r\n`, 413, "BODY_TOO_LARGE", { ...LIMITS, body: 10 });
   });
 });
+
+describe("field names", () => {
+  test("are lowercased whatever their case, common ones and others alike, and near misses stay themselves", () => {
+    const names = ["Host", "HOST", "hOsT", "User-Agent", "ACCEPT-ENCODING", "Content-Length", "X-Forwarded-For", "TE", "Dnt",
+      "Hosts", "Hos", "Hosu", "User_Agent", "Accept-Encodinh", "X-Custom", "~host", "Cookie2", "content^type"];
+    for (const n of names) {
+      const value = n.toLowerCase() === "content-length" ? "0" : n.toLowerCase() === "te" ? "trailers" : "v";
+      const isHost = n.toLowerCase() === "host";
+      const head = parse(`GET / HTTP/1.1\r\n${isHost ? `${n}: a` : `Host: a\r\n${n}: ${value}`}\r\n\r\n`);
+      if (isHost) assert.equal(head.host, "a", `${n} is the Host field`);
+      const seen = head.headers.filter((_, i) => i % 2 === 0);
+      assert.ok(seen.includes(n.toLowerCase()), `${n} → ${seen.join(",")}`);
+      for (const s of seen) assert.equal(s, s.toLowerCase());
+    }
+    // "~" | 0x20 is "~" and "^" | 0x20 is "~": a name with either must not pass for another.
+    const tricky = parse("GET / HTTP/1.1\r\nHost: a\r\nhos^: 1\r\n\r\n");
+    assert.ok(tricky.headers.includes("hos^"));
+  });
+});
