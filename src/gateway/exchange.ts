@@ -35,6 +35,18 @@ export interface RequestBody {
   discard(): void;
 }
 
+/**
+ * A body given as text whose every char is ASCII (so its UTF-8 bytes are its chars), checked by the gateway:
+ * it is written with its head as one string, with no bytes made for it first.
+ */
+export type AsciiText = string & { readonly __ascii: true };
+
+/** The text as AsciiText when every char is ASCII (and it is small enough to go out with its head); else null. */
+export function asciiText(text: string): AsciiText | null {
+  return text.length <= 16 * 1024 && ASCII.test(text) ? (text as AsciiText) : null;
+}
+const ASCII = /^[\x00-\x7f]*$/;
+
 export interface Exchange {
   readonly head: RequestHead;
   /** The connection's facts; the client's address is the one a trusted proxy names, when one does. */
@@ -53,7 +65,7 @@ export interface Exchange {
    * A whole response in one write. `headers` is flat (name, value, …), lowercase names, without framing
    * fields. A null body with `length` ≥ 0 (a HEAD answer, or a 304) declares that Content-Length.
    */
-  respond(status: number, reason: string, headers: string[], body: Uint8Array | null, length?: number): void;
+  respond(status: number, reason: string, headers: string[], body: Uint8Array | AsciiText | null, length?: number): void;
   /** Starts a streamed response; `length` is a declared Content-Length, or -1 for unknown. */
   begin(status: number, reason: string, headers: string[], length: number): void;
   /** Writes a chunk of a streamed response; false means wait for `drained()` before the next. */

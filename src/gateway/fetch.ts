@@ -19,7 +19,8 @@ const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler {
   return (ex: Exchange): void => {
     // A fetch Request cannot carry these methods (the Fetch standard forbids them), nor a URL it cannot parse.
-    if (FORBIDDEN_METHODS.has(ex.head.method.toUpperCase())) {
+    const method = ex.head.method;
+    if (method !== "GET" && method !== "POST" && FORBIDDEN_METHODS.has(method.toUpperCase())) {
       ex.fail(501, true);
       return;
     }

@@ -8,6 +8,7 @@
  * Response at once. `instanceof Response`, the static methods and the constructor's errors behave as before.
  */
 
+import { asciiText, type AsciiText } from "./exchange.ts";
 import { forwardToReal } from "./stand-in.ts";
 
 const NativeResponse: typeof Response = globalThis.Response;
@@ -135,7 +136,7 @@ export class LiteResponse {
    * touched them and gave none, or a plain object of lowercase names and clean values); else null, and the
    * gateway reads `headers`.
    */
-  static simple(res: LiteResponse): { status: number; statusText: string; fields: string[] | null; headers: () => Headers; body: Uint8Array | null } | null {
+  static simple(res: LiteResponse): { status: number; statusText: string; fields: string[] | null; headers: () => Headers; body: Uint8Array | AsciiText | null } | null {
     if (res.#real !== undefined) return null;
     const b = res.#body;
     return {
@@ -143,7 +144,7 @@ export class LiteResponse {
       statusText: res.statusText,
       fields: res.#headers === undefined ? plainFields(res.#init?.headers, typeof b === "string") : null,
       headers: () => res.headers,
-      body: b === null ? null : typeof b === "string" ? Buffer.from(b, "utf8") : b,
+      body: b === null ? null : typeof b === "string" ? (asciiText(b) ?? Buffer.from(b, "utf8")) : b,
     };
   }
 

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { AccessRecord, BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
+import type { AccessRecord, AsciiText, BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
 import {
   CONTINUE_100,
   ChunkedDecoder,
@@ -359,7 +359,7 @@ export class Connection {
   }
 
   /** Writes a response head (and a whole body, if given) and decides whether the connection stays open. */
-  writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | null): void {
+  writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | AsciiText | null): void {
     const head = ex.head;
     let close = !head.keepAlive || this.shuttingDown || this.clientEnded || framing === "close" || this.opts.keepAliveTimeoutMs === 0;
     if (!close && ex.appSaysClose) close = true;
@@ -382,7 +382,12 @@ export class Connection {
       hasDate: ex.appHasDate,
     });
     const socket = this.socket;
-    if (body !== null && body.length > 0) {
+    if (typeof body === "string") {
+      // ASCII text: head and body are one latin1 string, one buffer.
+      ex.bytes += body.length;
+      if (this.batching) (this.out ??= []).push(Buffer.from(s + body, "latin1"));
+      else socket.write(s + body, "latin1");
+    } else if (body !== null && body.length > 0) {
       ex.bytes += body.length;
       if (body.length <= COALESCE_MAX_BYTES) {
         // One buffer, one write: cheaper than a writev of head and body (allocUnsafe takes small ones from a pool).
@@ -773,7 +778,7 @@ export class ConnExchange implements Exchange, RequestBody {
     return { headers: clean, length };
   }
 
-  respond(status: number, reason: string, headers: string[], body: Uint8Array | null, length = -1): void {
+  respond(status: number, reason: string, headers: string[], body: Uint8Array | AsciiText | null, length = -1): void {
     if (this.finished || this.headWritten) return;
     this.headWritten = true;
     const t = this.takeFraming(headers);
