@@ -11,6 +11,7 @@ import { fetchGateway, type FetchHandler } from "../src/gateway/fetch.ts";
 import { createLogger, type Logger } from "../src/log.ts";
 import type { AccessRecord } from "../src/server/connection.ts";
 import { Server } from "../src/server/server.ts";
+import { connectionOptions } from "../src/server/from-settings.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = path.join(ROOT, "dist", "cli.js");
@@ -34,22 +35,14 @@ export async function startServer(handler: FetchHandler, overrides: Partial<Sett
   const log: Logger = createLogger("debug", (line) => logs.push(line));
   const seen: Request[] = [];
   const access: AccessRecord[] = [];
+  const handlerSeen: FetchHandler = (req, info) => {
+    seen.push(req);
+    return handler(req, info);
+  };
   const server = new Server({
     binds: [{ kind: "tcp", host: "127.0.0.1", port: 0 }],
     backlog: s.backlog,
-    connection: {
-      limits: { requestLine: s.limitRequestLine, fields: s.limitRequestFields, fieldSize: s.limitRequestFieldSize, body: s.limitRequestBody },
-      headerTimeoutMs: s.headerTimeout,
-      keepAliveTimeoutMs: s.keepAliveTimeout,
-      bodyTimeoutMs: s.requestTimeout,
-      serverHeader: s.serverHeader,
-      handler: fetchGateway((req, info) => {
-        seen.push(req);
-        return handler(req, info);
-      }, log),
-      log,
-      onAccess: (r) => access.push(r),
-    },
+    connection: { ...connectionOptions(s, fetchGateway(handlerSeen, log), log, null), onAccess: (r) => access.push(r) },
   });
   const [url] = await server.listen();
   const port = Number(new URL(url!).port);
