@@ -135,6 +135,23 @@ export function eagerRequest(ex: Exchange, url: string): Request {
 
 const EMPTY = Buffer.alloc(0);
 
+const utf8 = (b: Buffer): string => b.toString("utf8");
+const parseJson = (b: Buffer): unknown => JSON.parse(b.toString("utf8")) as unknown;
+
+/**
+ * The body's bytes as an ArrayBuffer of their own. A body that fills its buffer exactly (gathered from several
+ * reads, or read alone) is handed over as is: nobody else holds it. Otherwise (a view into a read that also held
+ * the head) the bytes are copied out.
+ */
+function ownArrayBuffer(b: Buffer): ArrayBuffer {
+  if (b.length === 0) return new ArrayBuffer(0);
+  if (b.byteOffset === 0 && b.length === b.buffer.byteLength) return b.buffer as ArrayBuffer;
+  // Uninitialized memory of its own (ArrayBuffer.slice would zero it first), then filled: the same bytes, cheaper.
+  const own = Buffer.allocUnsafeSlow(b.length);
+  own.set(b);
+  return own.buffer as ArrayBuffer;
+}
+
 export class LazyRequest {
   readonly #ex: Exchange;
   /** The URL, serialized (see requestUrl). */
@@ -202,32 +219,39 @@ export class LazyRequest {
     return "half";
   }
 
-  /** Reads the body directly, or through the web stream / real Request if those were already handed out. */
-  async #bytes(): Promise<Buffer> {
-    if (this.#real !== undefined || this.#stream !== undefined) {
-      return Buffer.from(await this.#realRequest().arrayBuffer());
+  /**
+   * Reads the body directly, or through the web stream / real Request if those were already handed out. Plain
+   * promise chains, not async functions: a body read is on the hot path of every POST, and each async layer
+   * costs promises and ticks. Never throws: every failure is a rejection, as the Fetch methods promise.
+   */
+  #bytes(): Promise<Buffer> {
+    try {
+      if (this.#real !== undefined || this.#stream !== undefined) {
+        return this.#realRequest().arrayBuffer().then((ab) => Buffer.from(ab));
+      }
+      if (this.#used) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
+      this.#used = true;
+      const source = this.#source();
+      return source === null ? Promise.resolve(EMPTY) : readAll(source);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    if (this.#used) throw new TypeError("Body is unusable: Body has already been read");
-    this.#used = true;
-    const source = this.#source();
-    return source === null ? EMPTY : readAll(source);
   }
 
-  async text(): Promise<string> {
-    return (await this.#bytes()).toString("utf8");
+  text(): Promise<string> {
+    return this.#bytes().then(utf8);
   }
 
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text()) as unknown;
+  json(): Promise<unknown> {
+    return this.#bytes().then(parseJson);
   }
 
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = await this.#bytes();
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#bytes().then(ownArrayBuffer);
   }
 
-  async bytes(): Promise<Uint8Array> {
-    return new Uint8Array(await this.arrayBuffer());
+  bytes(): Promise<Uint8Array> {
+    return this.#bytes().then((b) => new Uint8Array(ownArrayBuffer(b)));
   }
 
   /** The real undici Request, built once, sharing this request's headers, body stream and signal. */

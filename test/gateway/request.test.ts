@@ -82,6 +82,30 @@ describe("the Request an app gets", () => {
     }
   });
 
+  test("arrayBuffer() is the body's own memory however it arrived; scribbling on it changes nothing else", async () => {
+    // The app overwrites every ArrayBuffer it gets; the bytes that follow on the connection (the next pipelined
+    // request) must be untouched, and each answer must report exactly its own body.
+    const s = await serve(async (req) => {
+      const ab = await req.arrayBuffer();
+      const text = Buffer.from(ab).toString("latin1");
+      new Uint8Array(ab).fill(0x21);
+      return new Response(`${ab.byteLength}:${text}`);
+    });
+    const post = (body: string, close = false) =>
+      `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n${close ? "Connection: close\r\n" : ""}\r\n${body}`;
+    // Head and body in one write, followed at once by another request: a view into a shared read.
+    const pipelined = await raw(s.port, post("first-body") + post("second", true));
+    assert.deepEqual(parseResponses(pipelined.text).map((r) => r.body), ["10:first-body", "6:second"]);
+    // The body in a write of its own, and in many small writes, and empty.
+    const alone = await raw(s.port, [`POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`, "abcde"], { gapMs: 30 });
+    assert.equal(parseResponses(alone.text)[0]!.body, "5:abcde");
+    const pieces = ["POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nConnection: close\r\n\r\n", "hel", "lo ", "wor", "ld!"];
+    const many = await raw(s.port, pieces, { gapMs: 20 });
+    assert.equal(parseResponses(many.text)[0]!.body, "12:hello world!");
+    const empty = await raw(s.port, post("", true));
+    assert.equal(parseResponses(empty.text)[0]!.body, "0:");
+  });
+
   test("body as a stream, then formData() and blob() through the real Request", async () => {
     const s = await serve(async (req) => {
       const kind = new URL(req.url).searchParams.get("as");
