@@ -38,14 +38,21 @@ export interface ConnectionOptions {
 
 export type { AccessRecord };
 
-/** How a connection reached oryx: over TLS or not, and from a trusted proxy (whose forwarding headers count). */
+/** How connections reach oryx through one listener: over TLS or not, TCP or Unix, and who is trusted as a proxy. */
 export interface Origin {
   secure: boolean;
-  /** The trusted peers when this connection's peer is one of them; else null. */
+  transport: "tcp" | "unix";
+  /** The peers whose forwarding headers count (--forwarded-allow-ips), or null when none are. */
   trustedPeers: TrustedPeers | null;
 }
 
-const PLAIN: Origin = { secure: false, trustedPeers: null };
+const PLAIN: Origin = { secure: false, transport: "tcp", trustedPeers: null };
+
+const enum Trust {
+  Unknown,
+  Yes,
+  No,
+}
 
 const OWNER = Symbol("oryx.connection");
 type OwnedSocket = Socket & { [OWNER]: Connection };
@@ -121,11 +128,15 @@ export class Connection {
   requests = 0;
   onClosed: (() => void) | null = null;
 
-  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions, origin: Origin = PLAIN) {
+  /** Whether the peer is a trusted proxy: known at accept (PROXY protocol), else found out when first needed. */
+  private peerTrust: Trust;
+
+  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions, origin: Origin = PLAIN, trusted: boolean | null = null) {
     this.socket = socket;
     this.info = info;
     this.opts = opts;
     this.origin = origin;
+    this.peerTrust = trusted === null ? Trust.Unknown : trusted ? Trust.Yes : Trust.No;
     this.parser = new HeadParser(opts.limits);
     // Listeners shared by every connection (they find theirs on the socket): no closures per connection, which
     // matters when thousands sit idle.
@@ -167,6 +178,16 @@ export class Connection {
   shutdown(): void {
     this.shuttingDown = true;
     if (this.phase === Phase.Idle && this.requests > 0 && this.pending === null && !this.inProcess) this.closeQuietly();
+  }
+
+  /** True when the peer is one of --forwarded-allow-ips (asked of the socket once, and only if it matters). */
+  trustsPeer(): boolean {
+    if (this.peerTrust === Trust.Unknown) {
+      const peers = this.origin.trustedPeers;
+      const yes = peers !== null && !peers.none && peers.allows(this.socket.remoteAddress ?? "", this.origin.transport);
+      this.peerTrust = yes ? Trust.Yes : Trust.No;
+    }
+    return this.peerTrust === Trust.Yes;
   }
 
   get idle(): boolean {
@@ -653,18 +674,32 @@ export class ConnExchange implements Exchange, RequestBody {
   constructor(conn: Connection, head: RequestHead) {
     this.conn = conn;
     this.head = head;
-    this.startedAt = conn.opts.onAccess === null ? 0 : Date.now();
+    this.startedAt = 0;
+    if (conn.opts.onAccess !== null) {
+      this.startedAt = Date.now();
+      // The access log names the client even if the connection is gone by then: ask now, while the socket can
+      // answer (it keeps the answer).
+      void conn.info.remoteAddress;
+    }
     this.info = conn.info;
     this.scheme = conn.origin.secure ? "https" : "http";
-    const trusted = conn.origin.trustedPeers;
-    if (trusted !== null) {
+    const peers = conn.origin.trustedPeers;
+    if (peers !== null) {
       // From a trusted proxy: the client, scheme and host it names are the request's (for this request only:
-      // a proxy's kept-alive connection carries many clients' requests).
-      const view = readForwarded(head.headers, trusted);
-      if (view !== null) {
+      // a proxy's kept-alive connection carries many clients' requests). Whether the peer is trusted is asked
+      // only of requests that carry such headers.
+      const view = readForwarded(head.headers, peers);
+      if (view !== null && conn.trustsPeer()) {
         if (view.client !== null) {
           const { address, port } = view.client;
-          this.info = { ...conn.info, remoteAddress: address, remotePort: port, remoteAddr: { transport: "tcp", hostname: address, port } };
+          const i = conn.info;
+          this.info = {
+            remoteAddress: address,
+            remotePort: port,
+            localAddress: i.localAddress,
+            localPort: i.localPort,
+            remoteAddr: { transport: "tcp", hostname: address, port },
+          };
         }
         if (view.scheme !== null) this.scheme = view.scheme;
         this.forwardedHost = view.host;

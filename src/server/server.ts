@@ -62,7 +62,8 @@ export interface InheritedSocket {
 /** What is known of a connection before its first request: where it came in, and what a PROXY header said. */
 interface Arrival {
   listener: ListenerInfo;
-  trusted: boolean;
+  /** Known only when a PROXY header had to be judged; else found out later, if ever needed. */
+  trusted: boolean | null;
   proxied: ProxyHeader | null;
 }
 
@@ -84,15 +85,15 @@ export class Server {
   private closing = false;
   private onEmpty: (() => void) | null = null;
 
-  /** What every connection learns of how it arrived: two shared objects, not one per connection. */
-  private readonly trustedOrigin: Origin;
-  private readonly untrustedOrigin: Origin;
+  /** How connections arrive, by transport: shared objects, not one per connection. */
+  private readonly origins: Record<"tcp" | "unix", Origin>;
 
   constructor(opts: ServerOptions) {
     this.opts = opts;
     this.tlsServer = opts.tls === undefined ? null : this.createTlsServer(opts.tls);
-    this.trustedOrigin = { secure: opts.tls !== undefined, trustedPeers: opts.trustedPeers ?? null };
-    this.untrustedOrigin = { secure: opts.tls !== undefined, trustedPeers: null };
+    const secure = opts.tls !== undefined;
+    const trustedPeers = opts.trustedPeers === undefined || opts.trustedPeers.none ? null : opts.trustedPeers;
+    this.origins = { tcp: { secure, transport: "tcp", trustedPeers }, unix: { secure, transport: "unix", trustedPeers } };
   }
 
   /**
@@ -204,9 +205,7 @@ export class Server {
       socket.destroy();
       return;
     }
-    const peers = this.opts.trustedPeers;
-    const trusted = peers !== undefined && !peers.none && peers.allows(socket.remoteAddress ?? "", listener.transport);
-    const arrival: Arrival = { listener, trusted, proxied: null };
+    const arrival: Arrival = { listener, trusted: null, proxied: null };
     if (this.opts.proxyProtocol === true || this.tlsServer !== null) {
       this.arriving.add(socket);
       socket.once("close", () => {
@@ -215,6 +214,10 @@ export class Server {
       // Until a Connection owns the socket, its errors end it quietly ('close' follows).
       socket.on("error", () => {});
       if (this.opts.proxyProtocol === true) {
+        // A PROXY header must be judged now: is this peer one that may send one?
+        const peers = this.opts.trustedPeers;
+        const trusted = peers !== undefined && !peers.none && peers.allows(socket.remoteAddress ?? "", listener.transport);
+        arrival.trusted = trusted;
         readPreamble(socket, trusted, this.opts.connection.headerTimeoutMs, (r) => {
           if (!r.ok) {
             this.opts.connection.log.debug(`refused a connection from ${socket.remoteAddress ?? "a Unix socket"}: ${r.reason}`);
@@ -275,8 +278,9 @@ export class Server {
       if (this.closing) handOff.closeIdle();
       return;
     }
-    const origin = arrival.trusted ? this.trustedOrigin : this.untrustedOrigin;
-    const conn = new Connection(socket, connectionInfo(socket, arrival.listener, source), this.opts.connection, origin);
+    const origin = this.origins[arrival.listener.transport];
+    const info = source !== null ? proxiedInfo(socket, source) : arrival.listener.transport === "unix" ? unixInfo(arrival.listener) : new SocketInfo(socket);
+    const conn = new Connection(socket, info, this.opts.connection, origin, arrival.trusted);
     this.connections.add(conn);
     conn.onClosed = () => {
       this.connections.delete(conn);
@@ -333,26 +337,45 @@ export class Server {
   }
 }
 
-function connectionInfo(socket: net.Socket, listener: ListenerInfo, source: { address: string; port: number } | null): ConnectionInfo {
-  if (source !== null) {
-    return {
-      remoteAddress: source.address,
-      remotePort: source.port,
-      localAddress: socket.localAddress ?? "",
-      localPort: socket.localPort ?? 0,
-      remoteAddr: { transport: "tcp", hostname: source.address, port: source.port },
-    };
+/**
+ * A TCP connection's facts, read from the socket when first asked: most apps never ask, and an idle connection
+ * then holds no addresses (nor did accepting it cost a getpeername and a getsockname). Node keeps what the
+ * socket answered, so later reads are cheap and still answer after the socket closed.
+ */
+class SocketInfo implements ConnectionInfo {
+  readonly #socket: net.Socket;
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
   }
-  if (listener.transport === "unix") {
-    return { remoteAddress: "", remotePort: 0, localAddress: listener.name, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
   }
-  const remoteAddress = socket.remoteAddress ?? "";
-  const remotePort = socket.remotePort ?? 0;
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
+  }
+  get localAddress(): string {
+    return this.#socket.localAddress ?? "";
+  }
+  get localPort(): number {
+    return this.#socket.localPort ?? 0;
+  }
+  get remoteAddr(): ConnectionInfo["remoteAddr"] {
+    return { transport: "tcp", hostname: this.remoteAddress, port: this.remotePort };
+  }
+}
+
+/** A connection whose PROXY header named the client. */
+function proxiedInfo(socket: net.Socket, source: { address: string; port: number }): ConnectionInfo {
   return {
-    remoteAddress,
-    remotePort,
+    remoteAddress: source.address,
+    remotePort: source.port,
     localAddress: socket.localAddress ?? "",
     localPort: socket.localPort ?? 0,
-    remoteAddr: { transport: "tcp", hostname: remoteAddress, port: remotePort },
+    remoteAddr: { transport: "tcp", hostname: source.address, port: source.port },
   };
+}
+
+/** Unix-socket peers have no address. */
+function unixInfo(listener: ListenerInfo): ConnectionInfo {
+  return { remoteAddress: "", remotePort: 0, localAddress: listener.name, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
 }
