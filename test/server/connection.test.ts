@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, test } from "node:test";
-import { parseResponses, raw, sleep, startServer, type ParsedResponse, type TestServer } from "../helpers.ts";
+import { parseResponses, raw, sleep, startServer, type ParsedResponse, type TestServer, settlesWithin } from "../helpers.ts";
 
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
@@ -174,23 +174,6 @@ async function withClient<T>(port: number, fn: (c: Client) => Promise<T>, opts: 
 }
 
 const hello = (): Response => new Response("hello");
-
-/** Whether `p` settles within `ms` (the timer is cleared either way, so nothing lingers). */
-function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-    );
-  });
-}
 
 
 // ─── keep-alive ─────────────────────────────────────────────────────────────────────────────────────────────

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { sleep, startServer, type TestServer } from "../helpers.ts";
+import { sleep, startServer, type TestServer, settlesWithin } from "../helpers.ts";
 
 const CURL = "/usr/bin/curl";
 
@@ -30,23 +30,6 @@ function curl(args: string[], timeoutMs = 15_000): Promise<CurlResult> {
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === "number" ? (err as unknown as { code: number }).code : -1;
         resolve({ code, stdout, stderr, ms: Date.now() - t0 });
-      },
-    );
-  });
-}
-
-/** Whether `p` settles within `ms` (the timer is cleared either way, so nothing lingers). */
-function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    p.then(
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(t);
-        resolve(true);
       },
     );
   });
