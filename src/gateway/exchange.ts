@@ -43,8 +43,13 @@ export type AsciiText = string & { readonly __ascii: true };
 
 /** The text as AsciiText when every char is ASCII (and it is small enough to go out with its head); else null. */
 export function asciiText(text: string): AsciiText | null {
-  return text.length <= 16 * 1024 && ASCII.test(text) ? (text as AsciiText) : null;
+  if (text === lastAscii) return text as AsciiText;
+  if (text.length > 16 * 1024 || !ASCII.test(text)) return null;
+  lastAscii = text;
+  return text as AsciiText;
 }
+// The last text found ASCII: an app answering with the same string again is not checked again.
+let lastAscii = "";
 const ASCII = /^[\x00-\x7f]*$/;
 
 export interface Exchange {

@@ -73,7 +73,7 @@ function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
       if (ex.closed) return;
       let flat: string[];
       try {
-        flat = simple.fields ?? flattenHeaders(simple.headers());
+        flat = simple.fields ?? flattenHeaders(res.headers);
       } catch (err) {
         appFailed(ex, err, log);
         return;

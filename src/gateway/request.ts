@@ -36,12 +36,30 @@ export function requestUrl(ex: Exchange): string | null {
   const { target } = ex.head;
   if (target.charCodeAt(0) === 0x2f /* / */ || target === "*") {
     const host = ex.forwardedHost ?? (ex.head.host || fallbackHost(ex.info));
+    const scheme = ex.scheme;
+    if (target === lastTarget && host === lastHost && scheme === lastScheme) return lastUrl;
     const path = target === "*" ? "/*" : target;
-    return serializeUrl(ex.scheme, host, path, `${ex.scheme}://${host}${path}`);
+    const url = serializeUrl(scheme, host, path, `${scheme}://${host}${path}`);
+    if (url !== null) {
+      // (The app's first look flattens the concatenation in place, so later requests get a flat string.)
+      lastUrl = url;
+      lastTarget = target;
+      lastHost = host;
+      lastScheme = scheme;
+      return lastUrl;
+    }
+    return url;
   }
   // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
   return serializeUrl(ex.scheme, "", target, target);
 }
+
+// The last URL built from an origin-form target, and what from: the same URL asked again (a client polling, a
+// benchmark, a health check) is neither built nor checked again.
+let lastUrl = "";
+let lastTarget = "";
+let lastHost = "";
+let lastScheme = "";
 
 function fallbackHost(info: ConnectionInfo): string {
   if (info.remoteAddr.transport === "unix") return "localhost";

@@ -40,6 +40,7 @@ function keep(body: unknown): SimpleBody {
 const TEXT_FIELDS: readonly string[] = ["content-type", "text/plain;charset=UTF-8"];
 // Shared by every Response.json(): never changed (a Headers built from it is a copy).
 const JSON_FIELDS: Readonly<Record<string, string>> = Object.freeze({ "content-type": "application/json" });
+const JSON_FLAT: readonly string[] = ["content-type", "application/json"];
 // What `new Headers({...})` would keep as given: a lowercase token name, a value with nothing to trim or refuse.
 const LOWER_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const CLEAN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/;
@@ -51,6 +52,7 @@ const CLEAN_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7
  */
 function plainFields(init: ResponseInit["headers"], textBody: boolean): string[] | null {
   if (init === undefined) return textBody ? (TEXT_FIELDS as string[]) : [];
+  if (init === JSON_FIELDS) return JSON_FLAT as string[];
   if (init === null || typeof init !== "object" || Array.isArray(init)) return null;
   const proto = Object.getPrototypeOf(init);
   if (proto !== Object.prototype && proto !== null) return null;
@@ -65,6 +67,15 @@ function plainFields(init: ResponseInit["headers"], textBody: boolean): string[]
   if (textBody && !hasType) out.push("content-type", "text/plain;charset=UTF-8");
   return out;
 }
+
+/** What the gateway needs of a simple LiteResponse (see `LiteResponse.simple`). */
+export interface SimpleParts {
+  status: number;
+  statusText: string;
+  fields: string[] | null;
+  body: Uint8Array | AsciiText | null;
+}
+const SIMPLE_PARTS: SimpleParts = { status: 200, statusText: "", fields: null, body: null };
 
 export class LiteResponse {
   #body: SimpleBody;
@@ -103,7 +114,9 @@ export class LiteResponse {
   }
 
   get statusText(): string {
-    return this.#real?.statusText ?? String(this.#init?.statusText ?? "");
+    if (this.#real !== undefined) return this.#real.statusText;
+    const text = this.#init?.statusText;
+    return text === undefined ? "" : String(text);
   }
 
   get headers(): Headers {
@@ -134,18 +147,17 @@ export class LiteResponse {
    * simple body nobody has read; else null (then the gateway reads it as any Response). `fields` is the flat
    * list (name, value, …) when the headers could be read without building a Headers object (the app never
    * touched them and gave none, or a plain object of lowercase names and clean values); else null, and the
-   * gateway reads `headers`.
+   * gateway reads `headers`. The answer is one object reused by every call: read it before the next.
    */
-  static simple(res: LiteResponse): { status: number; statusText: string; fields: string[] | null; headers: () => Headers; body: Uint8Array | AsciiText | null } | null {
+  static simple(res: LiteResponse): SimpleParts | null {
     if (res.#real !== undefined) return null;
     const b = res.#body;
-    return {
-      status: res.#status,
-      statusText: res.statusText,
-      fields: res.#headers === undefined ? plainFields(res.#init?.headers, typeof b === "string") : null,
-      headers: () => res.headers,
-      body: b === null ? null : typeof b === "string" ? (asciiText(b) ?? Buffer.from(b, "utf8")) : b,
-    };
+    const parts = SIMPLE_PARTS;
+    parts.status = res.#status;
+    parts.statusText = res.statusText;
+    parts.fields = res.#headers === undefined ? plainFields(res.#init?.headers, typeof b === "string") : null;
+    parts.body = b === null ? null : typeof b === "string" ? (asciiText(b) ?? Buffer.from(b, "utf8")) : b;
+    return parts;
   }
 
   static json(data: unknown, init?: ResponseInit): Response {

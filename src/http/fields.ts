@@ -7,8 +7,11 @@ import { HttpError, type HttpErrorCode } from "./errors.ts";
  *
  * Refused: a line starting with whitespace (obs-fold), an empty or non-token name, whitespace before the colon,
  * and a value holding a control character other than HTAB (which includes a bare CR).
+ *
+ * `recent`, when given, keeps the last value seen for each common field name (a client sends the same Host,
+ * User-Agent, Accept… on every request of a connection): a value equal to it, byte for byte, reuses its string.
  */
-export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode): void {
+export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode, recent: string[] | null = null): void {
   const first = buf[start]!;
   if (first === SP || first === HTAB) {
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "OBS_FOLD", "obsolete line folding is not accepted");
@@ -18,7 +21,8 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
   if (i === start || i === end || buf[i] !== COLON) {
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_NAME", "a field name is empty or not a token, or whitespace precedes its colon");
   }
-  const name = knownName(buf, start, i) ?? latin1(buf, start, i).toLowerCase();
+  const known = knownName(buf, start, i);
+  const name = known?.name ?? latin1(buf, start, i).toLowerCase();
   let vs = i + 1;
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
@@ -28,18 +32,47 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
       throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_VALUE", "a field value holds a control character");
     }
   }
-  out.push(name, latin1(buf, vs, ve));
+  let value: string | undefined;
+  if (recent !== null && known !== null && ve - vs <= MAX_RECENT_VALUE) {
+    value = recent[known.id];
+    if (value === undefined || !sameText(buf, vs, ve, value)) {
+      value = latin1(buf, vs, ve);
+      recent[known.id] = value;
+    }
+  } else {
+    value = latin1(buf, vs, ve);
+  }
+  out.push(name, value);
+}
+
+// Longer values are decoded anew each time: comparing them byte by byte would cost more than decoding.
+const MAX_RECENT_VALUE = 128;
+
+/** Whether `buf[start, end)` holds exactly the chars of `text` (each a byte: latin1). */
+export function sameText(buf: Uint8Array, start: number, end: number, text: string): boolean {
+  if (text.length !== end - start) return false;
+  for (let k = 0; k < text.length; k++) {
+    if (buf[start + k] !== text.charCodeAt(k)) return false;
+  }
+  return true;
 }
 
 // Field names most requests carry, by length: found by comparing bytes, they cost no string of their own.
-const KNOWN_NAMES: Array<Array<{ name: string; codes: number[] }>> = [];
+interface KnownName {
+  name: string;
+  /** Index into a `recent` list. */
+  id: number;
+  codes: number[];
+}
+const KNOWN_NAMES: Array<Array<KnownName>> = [];
+let knownCount = 0;
 for (const name of [
   "host", "accept", "accept-encoding", "accept-language", "user-agent", "connection", "content-length", "content-type",
   "cookie", "referer", "origin", "authorization", "cache-control", "pragma", "upgrade", "x-forwarded-for",
   "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "if-none-match", "if-modified-since", "te",
   "transfer-encoding", "expect", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest", "dnt", "priority",
 ]) {
-  (KNOWN_NAMES[name.length] ??= []).push({ name, codes: [...name].map((c) => c.charCodeAt(0)) });
+  (KNOWN_NAMES[name.length] ??= []).push({ name, id: knownCount++, codes: [...name].map((c) => c.charCodeAt(0)) });
 }
 
 /**
@@ -47,14 +80,15 @@ for (const name of [
  * Every char of a known name is a lowercase letter or `-`; a token byte matches it ignoring ASCII case exactly
  * when `byte | 0x20` equals it (no other token byte maps onto a letter or onto `-`).
  */
-function knownName(buf: Uint8Array, start: number, end: number): string | null {
+function knownName(buf: Uint8Array, start: number, end: number): KnownName | null {
   const candidates = KNOWN_NAMES[end - start];
   if (candidates === undefined) return null;
-  outer: for (const { name, codes } of candidates) {
+  outer: for (const known of candidates) {
+    const codes = known.codes;
     for (let k = 0; k < codes.length; k++) {
       if ((buf[start + k]! | 0x20) !== codes[k]) continue outer;
     }
-    return name;
+    return known;
   }
   return null;
 }

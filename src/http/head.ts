@@ -1,6 +1,6 @@
 import { CR, LF, SP, TARGET, TCHAR } from "./chars.ts";
 import { HttpError, badRequest } from "./errors.ts";
-import { latin1, listElements, parseFieldLine } from "./fields.ts";
+import { latin1, listElements, parseFieldLine, sameText } from "./fields.ts";
 import type { Limits } from "./limits.ts";
 
 /** How the request body is delimited (RFC 9112 §6.3). */
@@ -50,6 +50,12 @@ export class HeadParser {
   private target = "";
   private versionMinor: 0 | 1 = 1;
   private headers: string[] = [];
+  // What this connection's client sent last: a client repeats its target and most field values, and reusing
+  // the strings saves decoding them (and lets later checks of the same value be skipped).
+  private lastTarget = "";
+  private readonly recent: string[] = [];
+  /** The last Host value found valid. */
+  private validHost = "";
 
   constructor(limits: Limits) {
     this.limits = limits;
@@ -134,7 +140,7 @@ export class HeadParser {
     if (this.headers.length >= this.limits.fields * 2) {
       throw new HttpError(431, "TOO_MANY_FIELDS", "the request has too many header fields");
     }
-    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME");
+    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME", this.recent);
     return false;
   }
 
@@ -150,8 +156,13 @@ export class HeadParser {
     }
     const targetEnd = i;
     this.versionMinor = parseVersion(buf, i + 1, end);
-    this.method = latin1(buf, start, methodEnd);
-    this.target = latin1(buf, targetStart, targetEnd);
+    this.method = knownMethod(buf, start, methodEnd) ?? latin1(buf, start, methodEnd);
+    if (sameText(buf, targetStart, targetEnd, this.lastTarget)) {
+      this.target = this.lastTarget;
+    } else {
+      this.target = latin1(buf, targetStart, targetEnd);
+      if (targetEnd - targetStart <= 256) this.lastTarget = this.target;
+    }
     checkTargetForm(this.method, this.target);
   }
 
@@ -195,7 +206,10 @@ export class HeadParser {
       throw badRequest("BAD_HOST", hostCount === 0 ? "an HTTP/1.1 request must carry a Host field" : "the Host field is repeated");
     }
     if (hostCount > 1) throw badRequest("BAD_HOST", "the Host field is repeated");
-    if (host !== undefined && !HOST_RE.test(host)) throw badRequest("BAD_HOST", "the Host field is not a valid host[:port]");
+    if (host !== undefined && host !== this.validHost) {
+      if (!HOST_RE.test(host)) throw badRequest("BAD_HOST", "the Host field is not a valid host[:port]");
+      this.validHost = host;
+    }
 
     let framing: BodyFraming = "none";
     let length = 0;
@@ -246,6 +260,14 @@ export class HeadParser {
       expectContinue: expectContinue && framing !== "none",
     };
   }
+}
+
+const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
+/** The method's string without decoding it, when it is a common one (case-sensitive: methods are). */
+function knownMethod(buf: Uint8Array, start: number, end: number): string | undefined {
+  for (const m of METHODS) if (sameText(buf, start, end, m)) return m;
+  return undefined;
 }
 
 function parseVersion(buf: Buffer, start: number, end: number): 0 | 1 {

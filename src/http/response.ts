@@ -22,20 +22,58 @@ export interface ResponseHeadInit {
   server: string;
   /** Whether the app gave its own Date. */
   hasDate: boolean;
+  /** The Date value to write (from a clock the caller already read), else the current one. */
+  date?: string;
 }
 
-/** Serializes a response head; the result is written as latin1 so every char is exactly one byte. */
+// The last head serialized and what it was made of. Consecutive responses alike (one route answering the same
+// way, within the same second) are common enough under load that checking costs far less than it saves; the
+// headers list is compared by identity, which a shared constant list (a text body's content type) makes hit.
+let memoHead = "";
+let memoHeaders: string[] | null = null;
+let memoStatus = 0;
+let memoReason = "";
+let memoFraming: ResponseFraming = "none";
+let memoLength = -1;
+let memoClose = false;
+let memoKeepAlive10 = false;
+let memoServer = "";
+let memoDate = "";
+
+/**
+ * Serializes a response head; the result is written as latin1 so every char is exactly one byte. A `headers`
+ * list must not be changed once passed here (the memo above compares lists by identity).
+ */
 export function serializeHead(h: ResponseHeadInit): string {
-  let s = statusLine(h.status, h.reason);
+  const date = h.hasDate ? "" : (h.date ?? httpDate());
   const headers = h.headers;
+  if (
+    headers === memoHeaders && h.status === memoStatus && h.reason === memoReason && h.framing === memoFraming &&
+    h.contentLength === memoLength && h.close === memoClose && h.keepAlive10 === memoKeepAlive10 &&
+    h.server === memoServer && date === memoDate
+  ) {
+    return memoHead;
+  }
+  let s = statusLine(h.status, h.reason);
   for (let i = 0; i < headers.length; i += 2) s += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  if (!h.hasDate) s += `date: ${httpDate()}\r\n`;
+  if (!h.hasDate) s += `date: ${date}\r\n`;
   if (h.server !== "") s += `server: ${h.server}\r\n`;
   if (h.framing === "length") s += `content-length: ${h.contentLength}\r\n`;
   else if (h.framing === "chunked") s += "transfer-encoding: chunked\r\n";
   if (h.close) s += "connection: close\r\n";
   else if (h.keepAlive10) s += "connection: keep-alive\r\n";
-  return s + "\r\n";
+  s += "\r\n";
+  memoHead = s;
+  memoHeaders = headers;
+  memoStatus = h.status;
+  memoReason = h.reason;
+  memoFraming = h.framing;
+  memoLength = h.contentLength;
+  memoClose = h.close;
+  memoKeepAlive10 = h.keepAlive10;
+  memoServer = h.server;
+  memoDate = date;
+  return s;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   HttpError,
   LAST_CHUNK,
   chunkHeader,
+  httpDate,
   serializeHead,
   simpleResponse,
   statusForbidsBody,
@@ -67,6 +68,10 @@ export const LINGER_MS = 2_000;
 // Bodies up to this size are copied next to their head and written with it as one buffer.
 const COALESCE_MAX_BYTES = 16 * 1024;
 
+// The clock read once per batch of received bytes: the timeouts armed and the Date written while the batch is
+// processed use it (a batch takes microseconds, unless the app is slow, and then timeouts start a little early).
+let batchNow = 0;
+
 const enum Phase {
   /** Between requests: nothing of the next head received yet. */
   Idle,
@@ -121,6 +126,8 @@ export class Connection {
    * one write (a pipelined batch of 16 answered by one writev of 16 buffers costs far more than by one write).
    */
   private batching = false;
+  /** Collected output: latin1 text not yet written, then (only if bytes were collected too) buffers before it. */
+  private outText = "";
   private out: Buffer[] | null = null;
   /** The exchange in progress, if any. */
   ex: ConnExchange | null = null;
@@ -208,6 +215,7 @@ export class Connection {
 
   /** Processes received bytes with their responses collected and written together (see `out`). */
   private processBatch(buf: Buffer): void {
+    batchNow = Date.now();
     this.socket.cork();
     this.batching = true;
     this.process(buf, 0);
@@ -216,12 +224,32 @@ export class Connection {
     this.socket.uncork();
   }
 
-  /** Writes the collected responses, as one buffer. */
+  /** Writes the collected responses in one write: one latin1 string when they are all text, else one buffer. */
   private flushOut(): void {
     const out = this.out;
-    if (out === null) return;
+    const text = this.outText;
+    if (out === null) {
+      if (text === "") return;
+      this.outText = "";
+      this.socket.write(text, "latin1");
+      return;
+    }
     this.out = null;
+    if (text !== "") {
+      this.outText = "";
+      out.push(Buffer.from(text, "latin1"));
+    }
     this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** Adds bytes to the collected output, after any text collected before them. */
+  private collect(bytes: Buffer): void {
+    const out = (this.out ??= []);
+    if (this.outText !== "") {
+      out.push(Buffer.from(this.outText, "latin1"));
+      this.outText = "";
+    }
+    out.push(bytes);
   }
 
   /** Processes received bytes until they are used up or the connection must wait (app, backpressure). */
@@ -401,12 +429,13 @@ export class Connection {
       keepAlive10: !close && head.versionMinor === 0,
       server: this.opts.serverHeader,
       hasDate: ex.appHasDate,
+      date: ex.appHasDate ? "" : httpDate(this.batching ? batchNow : Date.now()),
     });
     const socket = this.socket;
     if (typeof body === "string") {
       // ASCII text: head and body are one latin1 string, one buffer.
       ex.bytes += body.length;
-      if (this.batching) (this.out ??= []).push(Buffer.from(s + body, "latin1"));
+      if (this.batching) this.outText += s + body;
       else socket.write(s + body, "latin1");
     } else if (body !== null && body.length > 0) {
       ex.bytes += body.length;
@@ -415,7 +444,7 @@ export class Connection {
         const out = Buffer.allocUnsafe(s.length + body.length);
         out.write(s, 0, s.length, "latin1");
         out.set(body, s.length);
-        if (this.batching) (this.out ??= []).push(out);
+        if (this.batching) this.collect(out);
         else socket.write(out);
       } else {
         this.flushOut();
@@ -425,7 +454,7 @@ export class Connection {
         socket.uncork();
       }
     } else if (this.batching) {
-      (this.out ??= []).push(Buffer.from(s, "latin1"));
+      this.outText += s;
     } else {
       socket.write(s, "latin1");
     }
@@ -574,8 +603,7 @@ export class Connection {
   private arm(kind: Timer, ms: number): void {
     this.timerKind = kind;
     if (kind === Timer.None) return;
-    const now = Date.now();
-    const deadline = now + ms;
+    const deadline = (this.batching ? batchNow : Date.now()) + ms;
     this.deadline = deadline;
     if (this.timer !== null) {
       if (this.timerAt <= deadline) return;
