@@ -64,6 +64,8 @@ export interface Exchange {
   readonly body: RequestBody | null;
   /** Set by the gateway: called once if the client goes away before the response is complete. */
   onAbort: ((reason: Error) => void) | null;
+  /** True once the client went away before the response was complete (when `onAbort` is called). */
+  readonly aborted: boolean;
   /** True once the connection is gone or this exchange is over: further calls do nothing. */
   readonly closed: boolean;
   /**

@@ -177,7 +177,6 @@ export class LazyRequest {
   #method: string | undefined;
   #headers: Headers | undefined;
   #controller: AbortController | undefined;
-  #aborted = false;
   #stream: ReadableStream<Uint8Array> | null | undefined;
   #used = false;
   #real: Request | undefined;
@@ -185,10 +184,6 @@ export class LazyRequest {
   constructor(ex: Exchange, url: string) {
     this.#ex = ex;
     this.#url = url;
-    ex.onAbort = () => {
-      this.#aborted = true;
-      this.#controller?.abort();
-    };
   }
 
   get method(): string {
@@ -205,8 +200,11 @@ export class LazyRequest {
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort();
+      // Made when first asked for (most apps never ask): aborted now if the client has already gone, else when it goes.
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#ex.aborted) controller.abort();
+      else this.#ex.onAbort = () => controller.abort();
     }
     return this.#controller.signal;
   }

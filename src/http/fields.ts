@@ -27,22 +27,29 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
   while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  if (recent !== null && known !== null && ve - vs <= MAX_RECENT_VALUE) {
+    const last = recent[known.id];
+    // The same bytes as a value checked before: nothing to check or decode.
+    if (last !== undefined && sameText(buf, vs, ve, last)) {
+      out.push(name, last);
+      return;
+    }
+    checkValue(buf, vs, ve, badCode);
+    const value = latin1(buf, vs, ve);
+    recent[known.id] = value;
+    out.push(name, value);
+    return;
+  }
+  checkValue(buf, vs, ve, badCode);
+  out.push(name, latin1(buf, vs, ve));
+}
+
+function checkValue(buf: Uint8Array, vs: number, ve: number, badCode: HttpErrorCode): void {
   for (let j = vs; j < ve; j++) {
     if (FIELD_VALUE[buf[j]!] !== 1) {
       throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_VALUE", "a field value holds a control character");
     }
   }
-  let value: string | undefined;
-  if (recent !== null && known !== null && ve - vs <= MAX_RECENT_VALUE) {
-    value = recent[known.id];
-    if (value === undefined || !sameText(buf, vs, ve, value)) {
-      value = latin1(buf, vs, ve);
-      recent[known.id] = value;
-    }
-  } else {
-    value = latin1(buf, vs, ve);
-  }
-  out.push(name, value);
 }
 
 // Longer values are decoded anew each time: comparing them byte by byte would cost more than decoding.

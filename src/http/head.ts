@@ -86,7 +86,7 @@ export class HeadParser {
     const len = buf.length;
     this.bytes += len - start;
     while (pos < len) {
-      const lf = buf.indexOf(LF, pos);
+      const lf = findLF(buf, pos, len);
       if (lf === -1) {
         this.keepPartial(buf, pos, len);
         return -1;
@@ -268,6 +268,16 @@ const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
 function knownMethod(buf: Uint8Array, start: number, end: number): string | undefined {
   for (const m of METHODS) if (sameText(buf, start, end, m)) return m;
   return undefined;
+}
+
+/**
+ * The index of the next LF in `buf[from, to)`, or -1. Most head lines are short: a plain loop finds their end
+ * sooner than a call into Buffer.indexOf; a long line (a cookie, say) goes to indexOf after the first 64 bytes.
+ */
+function findLF(buf: Buffer, from: number, to: number): number {
+  const stop = Math.min(to, from + 64);
+  for (let i = from; i < stop; i++) if (buf[i] === LF) return i;
+  return stop === to ? -1 : buf.indexOf(LF, stop);
 }
 
 function parseVersion(buf: Buffer, start: number, end: number): 0 | 1 {

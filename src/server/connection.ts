@@ -678,6 +678,7 @@ export class ConnExchange implements Exchange, RequestBody {
   readonly decoder: ChunkedDecoder | null;
   readonly deliverFn: (chunk: Buffer) => void;
   onAbort: ((reason: Error) => void) | null = null;
+  aborted = false;
   /** Bytes of a Content-Length body not yet received. */
   remaining: number;
   bodyDone: boolean;
@@ -800,6 +801,7 @@ export class ConnExchange implements Exchange, RequestBody {
   }
 
   abort(reason: Error): void {
+    this.aborted = true;
     const cb = this.onAbort;
     this.onAbort = null;
     if (cb !== null) {
