@@ -119,8 +119,11 @@ export function bodyStream(body: RequestBody): ReadableStream<Uint8Array> {
   );
 }
 
-/** Reads a whole request body straight from the connection, without a web stream. */
-function readAll(body: RequestBody): Promise<Buffer> {
+/**
+ * Reads a whole request body straight from the connection, without a web stream, and resolves with what
+ * `convert` makes of its bytes (converted here rather than in a `then`, which would cost a promise and a tick).
+ */
+function readAll<T>(body: RequestBody, convert: (b: Buffer) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -131,7 +134,11 @@ function readAll(body: RequestBody): Promise<Buffer> {
         return true;
       },
       end() {
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        try {
+          resolve(convert(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+        } catch (err) {
+          reject(err);
+        }
       },
       error: reject,
     });
@@ -154,6 +161,7 @@ export function eagerRequest(ex: Exchange, url: string): Request {
 const EMPTY = Buffer.alloc(0);
 
 const utf8 = (b: Buffer): string => b.toString("utf8");
+const ownBytes = (b: Buffer): Uint8Array => new Uint8Array(ownArrayBuffer(b));
 const parseJson = (b: Buffer): unknown => JSON.parse(b.toString("utf8")) as unknown;
 
 /**
@@ -240,34 +248,34 @@ export class LazyRequest {
    * promise chains, not async functions: a body read is on the hot path of every POST, and each async layer
    * costs promises and ticks. Never throws: every failure is a rejection, as the Fetch methods promise.
    */
-  #bytes(): Promise<Buffer> {
+  #read<T>(convert: (b: Buffer) => T): Promise<T> {
     try {
       if (this.#real !== undefined || this.#stream !== undefined) {
-        return this.#realRequest().arrayBuffer().then((ab) => Buffer.from(ab));
+        return this.#realRequest().arrayBuffer().then((ab) => convert(Buffer.from(ab)));
       }
       if (this.#used) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
       this.#used = true;
       const source = this.#source();
-      return source === null ? Promise.resolve(EMPTY) : readAll(source);
+      return source === null ? Promise.resolve(convert(EMPTY)) : readAll(source, convert);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   text(): Promise<string> {
-    return this.#bytes().then(utf8);
+    return this.#read(utf8);
   }
 
   json(): Promise<unknown> {
-    return this.#bytes().then(parseJson);
+    return this.#read(parseJson);
   }
 
   arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#bytes().then(ownArrayBuffer);
+    return this.#read(ownArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array> {
-    return this.#bytes().then((b) => new Uint8Array(ownArrayBuffer(b)));
+    return this.#read(ownBytes);
   }
 
   /** The real undici Request, built once, sharing this request's headers, body stream and signal. */

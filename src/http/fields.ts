@@ -121,5 +121,7 @@ export function listElements(value: string): string[] {
 declare global {
   interface Buffer {
     latin1Slice(start: number, end: number): string;
+    /** Node's own latin1 writer (what `write(s, offset, "latin1")` calls, without the argument parsing). */
+    latin1Write(s: string, offset: number): number;
   }
 }

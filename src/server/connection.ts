@@ -67,6 +67,10 @@ export const DRAIN_MAX_MS = 5_000;
 export const LINGER_MS = 2_000;
 // Bodies up to this size are copied next to their head and written with it as one buffer.
 const COALESCE_MAX_BYTES = 16 * 1024;
+// A response written at once (not collected with a batch) is assembled in this one buffer, shared by every
+// connection, when head and body fit: a fresh buffer per response costs an allocation and its collection.
+const SCRATCH_BYTES = COALESCE_MAX_BYTES + 8 * 1024;
+let scratch: Buffer | null = null;
 
 // The clock read once per batch of received bytes: the timeouts armed and the Date written while the batch is
 // processed use it (a batch takes microseconds, unless the app is slow, and then timeouts start a little early).
@@ -440,12 +444,29 @@ export class Connection {
     } else if (body !== null && body.length > 0) {
       ex.bytes += body.length;
       if (body.length <= COALESCE_MAX_BYTES) {
-        // One buffer, one write: cheaper than a writev of head and body (allocUnsafe takes small ones from a pool).
-        const out = Buffer.allocUnsafe(s.length + body.length);
-        out.write(s, 0, s.length, "latin1");
-        out.set(body, s.length);
-        if (this.batching) this.collect(out);
-        else socket.write(out);
+        // One buffer, one write: cheaper than a writev of head and body.
+        const n = s.length + body.length;
+        if (this.batching) {
+          // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
+          const out = Buffer.allocUnsafe(n);
+          out.latin1Write(s, 0);
+          out.set(body, s.length);
+          this.collect(out);
+        } else if (n <= SCRATCH_BYTES) {
+          // Written at once: the shared scratch buffer, unless a write still holds it (see below).
+          const out = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
+          out.latin1Write(s, 0);
+          out.set(body, s.length);
+          socket.write(out.subarray(0, n));
+          // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
+          // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
+          if (socket.writableLength !== 0) scratch = null;
+        } else {
+          const out = Buffer.allocUnsafe(n);
+          out.latin1Write(s, 0);
+          out.set(body, s.length);
+          socket.write(out);
+        }
       } else {
         this.flushOut();
         socket.cork();
