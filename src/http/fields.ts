@@ -8,10 +8,12 @@ import { HttpError, type HttpErrorCode } from "./errors.ts";
  * Refused: a line starting with whitespace (obs-fold), an empty or non-token name, whitespace before the colon,
  * and a value holding a control character other than HTAB (which includes a bare CR).
  *
- * `recent`, when given, keeps the last value seen for each common field name (a client sends the same Host,
- * User-Agent, Accept… on every request of a connection): a value equal to it, byte for byte, reuses its string.
+ * With `reuse`, the value of a common field that is byte for byte the last one seen (a site's clients all send
+ * its Host, and each client the same User-Agent, Accept… on every request) reuses that string, unchecked and
+ * undecoded. Only fields whose values are no secret take part: the last value is shared by every connection,
+ * and how fast a comparison fails must tell nobody anything about another client's request.
  */
-export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode, recent: string[] | null = null): void {
+export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode, reuse = false): void {
   const first = buf[start]!;
   if (first === SP || first === HTAB) {
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "OBS_FOLD", "obsolete line folding is not accepted");
@@ -27,7 +29,7 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
   while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-  if (recent !== null && known !== null && ve - vs <= MAX_RECENT_VALUE) {
+  if (reuse && known !== null && known.id >= 0 && ve - vs <= MAX_RECENT_VALUE) {
     const last = recent[known.id];
     // The same bytes as a value checked before: nothing to check or decode.
     if (last !== undefined && sameText(buf, vs, ve, last)) {
@@ -54,6 +56,8 @@ function checkValue(buf: Uint8Array, vs: number, ve: number, badCode: HttpErrorC
 
 // Longer values are decoded anew each time: comparing them byte by byte would cost more than decoding.
 const MAX_RECENT_VALUE = 128;
+/** The last value seen of each shared field (by KnownName id). */
+const recent: string[] = [];
 
 /** Whether `buf[start, end)` holds exactly the chars of `text` (each a byte: latin1). */
 export function sameText(buf: Uint8Array, start: number, end: number, text: string): boolean {
@@ -67,20 +71,27 @@ export function sameText(buf: Uint8Array, start: number, end: number, text: stri
 // Field names most requests carry, by length: found by comparing bytes, they cost no string of their own.
 interface KnownName {
   name: string;
-  /** Index into a `recent` list. */
+  /** Index into `recent` for a field whose value is no secret, else -1. */
   id: number;
   codes: number[];
 }
 const KNOWN_NAMES: Array<Array<KnownName>> = [];
-let knownCount = 0;
-for (const name of [
+let sharedCount = 0;
+const addKnown = (names: string[], shared: boolean): void => {
+  for (const name of names) {
+    (KNOWN_NAMES[name.length] ??= []).push({ name, id: shared ? sharedCount++ : -1, codes: [...name].map((c) => c.charCodeAt(0)) });
+  }
+};
+addKnown([
   "host", "accept", "accept-encoding", "accept-language", "user-agent", "connection", "content-length", "content-type",
-  "cookie", "referer", "origin", "authorization", "cache-control", "pragma", "upgrade", "x-forwarded-for",
-  "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "if-none-match", "if-modified-since", "te",
-  "transfer-encoding", "expect", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-dest", "dnt", "priority",
-]) {
-  (KNOWN_NAMES[name.length] ??= []).push({ name, id: knownCount++, codes: [...name].map((c) => c.charCodeAt(0)) });
-}
+  "cache-control", "pragma", "upgrade", "x-forwarded-proto", "te", "transfer-encoding", "expect", "sec-fetch-mode",
+  "sec-fetch-site", "sec-fetch-dest", "dnt", "priority",
+], true);
+// Values that may carry credentials, a client's identity or where it has been: never shared.
+addKnown([
+  "cookie", "referer", "origin", "authorization", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded",
+  "if-none-match", "if-modified-since",
+], false);
 
 /**
  * The lowercase name of `buf[start, end)` (already checked to be a token) when it is a common one, else null.

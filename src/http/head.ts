@@ -49,13 +49,10 @@ export class HeadParser {
   private method = "";
   private target = "";
   private versionMinor: 0 | 1 = 1;
-  private headers: string[] = [];
-  // What this connection's client sent last: a client repeats its target and most field values, and reusing
-  // the strings saves decoding them (and lets later checks of the same value be skipped).
+  private headers: string[] = NO_FIELDS;
+  // The target this connection's client sent last: clients repeat theirs, and reusing the string saves decoding
+  // it. (Kept per connection: a target may hold a secret, so no other client's request is compared with it.)
   private lastTarget = "";
-  private readonly recent: string[] = [];
-  /** The last Host value found valid. */
-  private validHost = "";
 
   constructor(limits: Limits) {
     this.limits = limits;
@@ -74,7 +71,8 @@ export class HeadParser {
     this.method = "";
     this.target = "";
     this.versionMinor = 1;
-    this.headers = [];
+    // An idle connection holds no list of its own until the next head's first field arrives.
+    this.headers = NO_FIELDS;
   }
 
   /**
@@ -140,7 +138,8 @@ export class HeadParser {
     if (this.headers.length >= this.limits.fields * 2) {
       throw new HttpError(431, "TOO_MANY_FIELDS", "the request has too many header fields");
     }
-    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME", this.recent);
+    if (this.headers === NO_FIELDS) this.headers = [];
+    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME", true);
     return false;
   }
 
@@ -168,7 +167,7 @@ export class HeadParser {
 
   /** Validates the whole head once its field section has ended, and works out the body's framing. */
   finish(bodyLimit: number): RequestHead {
-    const headers = this.headers;
+    const headers = this.headers === NO_FIELDS ? [] : this.headers;
     const v1 = this.versionMinor;
     let host: string | undefined;
     let hostCount = 0;
@@ -206,9 +205,9 @@ export class HeadParser {
       throw badRequest("BAD_HOST", hostCount === 0 ? "an HTTP/1.1 request must carry a Host field" : "the Host field is repeated");
     }
     if (hostCount > 1) throw badRequest("BAD_HOST", "the Host field is repeated");
-    if (host !== undefined && host !== this.validHost) {
+    if (host !== undefined && host !== validHost) {
       if (!HOST_RE.test(host)) throw badRequest("BAD_HOST", "the Host field is not a valid host[:port]");
-      this.validHost = host;
+      validHost = host;
     }
 
     let framing: BodyFraming = "none";
@@ -261,6 +260,12 @@ export class HeadParser {
     };
   }
 }
+
+/** The field list of a head without fields yet: shared, never written (replaced before the first field). */
+const NO_FIELDS: string[] = Object.freeze([]) as unknown as string[];
+
+/** The last Host value found valid (shared: a site's clients all send its Host). */
+let validHost = "";
 
 const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
 

@@ -282,13 +282,16 @@ export class Server {
     const info = source !== null ? proxiedInfo(socket, source) : arrival.listener.transport === "unix" ? unixInfo(arrival.listener) : new SocketInfo(socket);
     const conn = new Connection(socket, info, this.opts.connection, origin, arrival.trusted);
     this.connections.add(conn);
-    conn.onClosed = () => {
-      this.connections.delete(conn);
-      this.closedOne();
-    };
+    conn.owner = this;
     // A connection that arrives while the server stops (its TLS handshake or PROXY header was under way) is
     // served one request, as any connection accepted before the stop.
     if (this.closing) conn.shutdown();
+  }
+
+  /** Called by each connection when it has closed (no closure per connection). */
+  connectionClosed(conn: Connection): void {
+    this.connections.delete(conn);
+    this.closedOne();
   }
 
   private closedOne(): void {
