@@ -22,7 +22,7 @@ const STANDARD_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "P
 
 /** Fetch normalizes these methods' case (Fetch standard, "normalize a method"); the others stay as sent. */
 function normalizeMethod(method: string): string {
-  if (STANDARD_METHODS.has(method)) return method;
+  if (method === "GET" || method === "POST" || STANDARD_METHODS.has(method)) return method;
   const upper = method.toUpperCase();
   return STANDARD_METHODS.has(upper) ? upper : method;
 }

@@ -271,6 +271,7 @@ const METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
 
 /** The method's string without decoding it, when it is a common one (case-sensitive: methods are). */
 function knownMethod(buf: Uint8Array, start: number, end: number): string | undefined {
+  if (end - start === 3 && buf[start] === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return "GET";
   for (const m of METHODS) if (sameText(buf, start, end, m)) return m;
   return undefined;
 }
