@@ -453,24 +453,15 @@ export class Connection {
         const n = s.length + body.length;
         if (this.batching) {
           // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
-          const out = Buffer.allocUnsafe(n);
-          out.latin1Write(s, 0);
-          out.set(body, s.length);
-          this.collect(out);
+          this.collect(assemble(Buffer.allocUnsafe(n), s, body));
         } else if (n <= SCRATCH_BYTES) {
           // Written at once: the shared scratch buffer, unless a write still holds it (see below).
-          const out = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES));
-          out.latin1Write(s, 0);
-          out.set(body, s.length);
-          socket.write(out.subarray(0, n));
+          socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n));
           // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
           // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
           if (socket.writableLength !== 0) scratch = null;
         } else {
-          const out = Buffer.allocUnsafe(n);
-          out.latin1Write(s, 0);
-          out.set(body, s.length);
-          socket.write(out);
+          socket.write(assemble(Buffer.allocUnsafe(n), s, body));
         }
       } else {
         this.flushOut();
@@ -989,6 +980,13 @@ export class ConnExchange implements Exchange, RequestBody {
 }
 
 function noDeliver(): void {}
+
+/** Puts a response head (latin1) and its body side by side at the start of `out`; returns `out`. */
+function assemble(out: Buffer, head: string, body: Uint8Array): Buffer {
+  out.latin1Write(head, 0);
+  out.set(body, head.length);
+  return out;
+}
 
 function simpleBody(status: number): string {
   // The same text simpleResponse uses: the reason phrase, nothing of the request, no stack.
