@@ -15,7 +15,8 @@ export type PeerId =
   | "oryx-hono"
   | "oryx-express"
   | "oryx-w1"
-  | "oryx-w2";
+  | "oryx-w2"
+  | "toy";
 
 export interface Peer {
   id: PeerId;
@@ -59,6 +60,7 @@ export const PEERS: Record<PeerId, Peer> = {
   "oryx-express": oryx("oryx-express", "**express 5 on oryx** (-w 1)", "express-app.mjs", 1, "0"),
   "oryx-w1": oryx("oryx-w1", "oryx -w 1 (both cores)", "oryx-app.ts", 1, "0,1"),
   "oryx-w2": oryx("oryx-w2", "oryx -w 2 (both cores)", "oryx-app.ts", 2, "0,1"),
+  toy: node("toy", "toy on raw node:net (no parser; idle scenario only)", "toy.mjs"),
 };
 
 export function serverSpec(peer: Peer, port: number, env: Record<string, string>, nofile: number): ServerSpec {

@@ -109,8 +109,8 @@ export const WORKERS_SCENARIO: Scenario = {
   note: "oryx with -w 1 and -w 2 under `taskset -c 0,1` (both cores), wrk unpinned; each request spins a fixed integer-hash loop calibrated once by the suite to ~1 ms and passed to every server as CPU_ITERS.",
 };
 
-/** Peers of the idle-connection scenario (each started fresh per round). */
-export const IDLE_PEERS: PeerId[] = PEERS;
+/** Peers of the idle-connection scenario (each started fresh per round), with the issue's toy as the floor. */
+export const IDLE_PEERS: PeerId[] = [...PEERS, "toy"];
 
 export interface Measure {
   peer: PeerId;

@@ -9,7 +9,7 @@ import { openAccessLog } from "./server/access-log.ts";
 import { Server, type TlsOptions } from "./server/server.ts";
 
 /** Settings of the CLI's master and workers, or named differently here (bind → port/hostname/unix, TLS → tls). */
-const NOT_HERE = ["app", "bind", "workers", "timeout", "maxRequests", "maxRequestsJitter", "workerConnections", "pidFile", "interface", "certfile", "keyfile", "caCerts"] as const;
+const NOT_HERE = ["app", "bind", "workers", "timeout", "maxRequests", "maxRequestsJitter", "workerConnections", "maxSemiSpace", "pidFile", "interface", "certfile", "keyfile", "caCerts"] as const;
 
 /** Settings that make sense for one server in this process. */
 type EngineConfig = Omit<OryxConfig, (typeof NOT_HERE)[number]>;

@@ -225,7 +225,7 @@ export class Arbiter {
     };
     const proc = fork(workerEntry.file, [], {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
-      execArgv: workerEntry.execArgv,
+      execArgv: workerExecArgv(s.maxSemiSpace),
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     if (proc.pid === undefined) {
@@ -471,6 +471,19 @@ function preflight(s: Settings): string | null {
 function appName(app: AppSpec): string {
   return app.exportName === "default" ? app.module : `${app.module}:${app.exportName}`;
 }
+
+/**
+ * A worker's node flags: the master's own, plus the semi-space cap unless it is 0 or the user already chose one
+ * (in NODE_OPTIONS or on node's command line), whose choice stands.
+ */
+export function workerExecArgv(maxSemiSpace: number, nodeOptions = process.env.NODE_OPTIONS ?? ""): string[] {
+  const own = workerEntry.execArgv;
+  if (maxSemiSpace <= 0 || SEMI_SPACE_FLAG.test(nodeOptions) || own.some((a) => SEMI_SPACE_FLAG.test(a))) return own;
+  return [...own, `--max-semi-space-size=${maxSemiSpace}`];
+}
+
+/** V8 takes its flags with - or _ between words. */
+const SEMI_SPACE_FLAG = /--max[-_]semi[-_]space[-_]size/;
 
 /** The worker's entry file, beside this one: .js when built, .ts when run from source (then through tsx). */
 const workerEntry = (() => {

@@ -35,6 +35,8 @@ export interface OryxConfig {
   maxRequestsJitter?: number;
   /** Most connections one worker holds at once. */
   workerConnections?: number;
+  /** Each worker's V8 semi-space cap in MiB (node --max-semi-space-size); 0 leaves it to V8. */
+  maxSemiSpace?: number;
   /** Write the master's pid to this file. */
   pidFile?: string;
   /** The kernel's listen backlog. */
@@ -108,6 +110,7 @@ const KINDS = {
   maxRequests: "count",
   maxRequestsJitter: "count",
   workerConnections: "count",
+  maxSemiSpace: "count",
   pidFile: "string",
   backlog: "count",
   keepAliveTimeout: "duration",

@@ -30,6 +30,7 @@ export interface Settings {
   maxRequests: number;
   maxRequestsJitter: number;
   workerConnections: number;
+  maxSemiSpace: number;
   pidFile: string;
   backlog: number;
   keepAliveTimeout: number;
@@ -240,6 +241,11 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "workerConnections", flag: "worker-connections", meta: "N", env: "ORYX_WORKER_CONNECTIONS",
     default: 1000, defaultText: "1000", parse: integer(1, 1_000_000),
     help: "Most connections one worker holds at once; at the limit it stops accepting and the kernel's backlog queues the rest. 1 makes the iterative server of the seeds.",
+  },
+  {
+    key: "maxSemiSpace", flag: "max-semi-space", meta: "MIB", env: "ORYX_MAX_SEMI_SPACE",
+    default: 4, defaultText: "4", parse: integer(0, 1024),
+    help: "Caps each worker's V8 young generation at two semi-spaces of MIB (node --max-semi-space-size). Without a cap a burst of new connections grows it to V8's 2 × 16 MiB and it stays that size while the worker is busy. 0 leaves it to V8; a --max-semi-space-size in NODE_OPTIONS is left alone.",
   },
   {
     key: "pidFile", flag: "pid", meta: "FILE", env: "ORYX_PID",

@@ -1,0 +1,69 @@
+/**
+ * --max-semi-space: the cap oryx puts on each worker's V8 young generation. Checked on real workers by what V8
+ * reports after the app keeps far more young objects alive than one semi-space holds: with the default cap the
+ * young generation stays at 2 × 4 MiB; with 0 (V8's own default) it grows past that. A user's NODE_OPTIONS wins.
+ */
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { workerExecArgv } from "../../src/arbiter/master.ts";
+import { ROOT, runCli, startCli, type CliProcess } from "../helpers.ts";
+
+const APP = path.join(ROOT, "test", "fixtures", "young-generation.ts");
+
+interface Seen {
+  execArgv: string[];
+  newSpaceMiB: number;
+  kept: number;
+}
+
+async function youngGeneration(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Seen> {
+  let cli: CliProcess | null = null;
+  try {
+    cli = await startCli([APP, "-b", "127.0.0.1:0", ...args], { env });
+    const res = await fetch(`${cli.url}/`);
+    assert.equal(res.status, 200);
+    return (await res.json()) as Seen;
+  } finally {
+    if (cli !== null) {
+      cli.kill("SIGTERM");
+      await cli.exited;
+    }
+  }
+}
+
+const SEMI_FLAGS = (argv: string[]): string[] => argv.filter((a) => /--max[-_]semi[-_]space[-_]size/.test(a));
+
+test("the flags a worker gets: the cap, none for 0, none when NODE_OPTIONS sets one", () => {
+  assert.deepEqual(SEMI_FLAGS(workerExecArgv(4, "")), ["--max-semi-space-size=4"]);
+  assert.deepEqual(SEMI_FLAGS(workerExecArgv(16, "--enable-source-maps")), ["--max-semi-space-size=16"]);
+  assert.deepEqual(SEMI_FLAGS(workerExecArgv(0, "")), []);
+  assert.deepEqual(SEMI_FLAGS(workerExecArgv(4, "--max-semi-space-size=64")), []);
+  assert.deepEqual(SEMI_FLAGS(workerExecArgv(4, "--max_semi_space_size=64")), []);
+});
+
+test("by default a worker's young generation stays within 2 × 4 MiB while the app keeps many young objects", async () => {
+  const seen = await youngGeneration([]);
+  assert.equal(seen.kept, 600_000);
+  assert.deepEqual(SEMI_FLAGS(seen.execArgv), ["--max-semi-space-size=4"]);
+  assert.ok(seen.newSpaceMiB > 0 && seen.newSpaceMiB <= 8, `young generation ${seen.newSpaceMiB} MiB`);
+});
+
+test("--max-semi-space 0 leaves V8's default, and the same app grows the young generation past 8 MiB", async () => {
+  const seen = await youngGeneration(["--max-semi-space", "0"]);
+  assert.deepEqual(SEMI_FLAGS(seen.execArgv), []);
+  assert.ok(seen.newSpaceMiB > 8, `young generation ${seen.newSpaceMiB} MiB`);
+});
+
+test("a --max-semi-space-size in NODE_OPTIONS is the user's choice and stands", async () => {
+  const seen = await youngGeneration([], { NODE_OPTIONS: "--max-semi-space-size=1" });
+  assert.deepEqual(SEMI_FLAGS(seen.execArgv), []);
+  assert.ok(seen.newSpaceMiB > 0 && seen.newSpaceMiB <= 2, `young generation ${seen.newSpaceMiB} MiB`);
+});
+
+test("a bad --max-semi-space is refused with one sentence", async () => {
+  const r = await runCli([APP, "--max-semi-space", "lots"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /max-semi-space/);
+  assert.ok(r.stderr.trim().split("\n").length <= 2, r.stderr);
+});
