@@ -39,6 +39,8 @@ let memoClose = false;
 let memoKeepAlive10 = false;
 let memoServer = "";
 let memoDate = "";
+// Where the memo's flattening read lands (kept so the read is not optimised away).
+let memoFirstChar = 0;
 
 /**
  * Serializes a response head; the result is written as latin1 so every char is exactly one byte. A `headers`
@@ -63,6 +65,9 @@ export function serializeHead(h: ResponseHeadInit): string {
   if (h.close) s += "connection: close\r\n";
   else if (h.keepAlive10) s += "connection: keep-alive\r\n";
   s += "\r\n";
+  // Built by `+=`, the head is a tree of a dozen pieces that every write of it would walk again; reading one char
+  // makes V8 flatten it in place, once, and later writes of the memo copy one run of bytes (~50 ns less each).
+  memoFirstChar = s.charCodeAt(0);
   memoHead = s;
   memoHeaders = headers;
   memoStatus = h.status;
