@@ -1,4 +1,4 @@
-import { COLON, FIELD_VALUE, HTAB, SP, TCHAR } from "./chars.ts";
+import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR } from "./chars.ts";
 import { HttpError, type HttpErrorCode } from "./errors.ts";
 
 /**
@@ -44,6 +44,60 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
   }
   checkValue(buf, vs, ve, badCode);
   out.push(name, latin1(buf, vs, ve));
+}
+
+/**
+ * One header field line in one pass, for the common case: from `pos`, a token name, a colon, a valid value and
+ * the line's end (CRLF or LF), all before `len` and within `maxLine` bytes. Appends the field as parseFieldLine
+ * (with reuse) would and returns the offset past the line end. For anything else (a line going on past `len`, a
+ * byte not allowed, a line too long, the empty line that ends the head) it appends nothing and returns -1: the
+ * caller then takes the line whole to parseFieldLine, so every refusal and its reason stay exactly as there.
+ *
+ * Scanning the value for valid bytes finds its end too, so no separate search for LF; a value equal to the last
+ * one seen of a shared field is matched byte for byte in place, then its line end, and never scanned again.
+ */
+export function parseFieldAt(buf: Uint8Array, pos: number, len: number, maxLine: number, out: string[]): number {
+  let i = pos;
+  while (i < len && TCHAR[buf[i]!] === 1) i++;
+  if (i === pos || i >= len || buf[i] !== COLON) return -1;
+  const known = knownName(buf, pos, i);
+  let vs = i + 1;
+  while (vs < len && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+  if (known !== null && known.id >= 0) {
+    const last = recent[known.id];
+    if (last !== undefined && vs + last.length < len && sameText(buf, vs, vs + last.length, last)) {
+      let k = vs + last.length;
+      while (k < len && (buf[k] === SP || buf[k] === HTAB)) k++;
+      const next = lineEnd(buf, k, len);
+      if (next !== -1 && k - pos <= maxLine) {
+        out.push(known.name, last);
+        return next;
+      }
+    }
+  }
+  let k = vs;
+  while (k < len && FIELD_VALUE[buf[k]!] === 1) k++;
+  const next = lineEnd(buf, k, len);
+  if (next === -1 || k - pos > maxLine) return -1;
+  let ve = k;
+  while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+  const value = latin1(buf, vs, ve);
+  if (known !== null) {
+    if (known.id >= 0 && ve - vs <= MAX_RECENT_VALUE) recent[known.id] = value;
+    out.push(known.name, value);
+  } else {
+    out.push(latin1(buf, pos, i).toLowerCase(), value);
+  }
+  return next;
+}
+
+/** When `buf[k]` starts a line end (LF, or CR LF) within `len`: the offset past it; else -1. */
+export function lineEnd(buf: Uint8Array, k: number, len: number): number {
+  if (k >= len) return -1;
+  const b = buf[k];
+  if (b === LF) return k + 1;
+  if (b === CR && k + 1 < len && buf[k + 1] === LF) return k + 2;
+  return -1;
 }
 
 function checkValue(buf: Uint8Array, vs: number, ve: number, badCode: HttpErrorCode): void {

@@ -1,6 +1,6 @@
 import { CR, LF, SP, TARGET, TCHAR } from "./chars.ts";
 import { HttpError, badRequest } from "./errors.ts";
-import { latin1, listElements, parseFieldLine, sameText } from "./fields.ts";
+import { latin1, lineEnd, listElements, parseFieldAt, parseFieldLine, sameText } from "./fields.ts";
 import type { Limits } from "./limits.ts";
 
 /** How the request body is delimited (RFC 9112 §6.3). */
@@ -84,6 +84,14 @@ export class HeadParser {
     const len = buf.length;
     this.bytes += len - start;
     while (pos < len) {
+      if (this.partial === null) {
+        // Most lines: one pass, straight from the read (see requestLineAt and parseFieldAt); the rest below.
+        const next = this.seenRequestLine ? this.fieldAt(buf, pos, len) : this.requestLineAt(buf, pos, len);
+        if (next !== -1) {
+          pos = next;
+          continue;
+        }
+      }
       const lf = findLF(buf, pos, len);
       if (lf === -1) {
         this.keepPartial(buf, pos, len);
@@ -143,6 +151,45 @@ export class HeadParser {
     return false;
   }
 
+  /**
+   * The request line in one pass, for the common case: a token method, a target (the last one again is matched
+   * in place), "HTTP/x.y" and the line end, all within this read and the line limit. Returns the offset past the
+   * line, or -1 having changed nothing, and the line is then found and parsed whole as before (so a refusal and
+   * its reason are the same whichever way the bytes were split).
+   */
+  private requestLineAt(buf: Buffer, pos: number, len: number): number {
+    let i = pos;
+    while (i < len && TCHAR[buf[i]!] === 1) i++;
+    if (i === pos || i >= len || buf[i] !== SP) return -1;
+    const methodEnd = i;
+    const targetStart = ++i;
+    const last = this.lastTarget;
+    let targetEnd = targetStart + last.length;
+    const again = last !== "" && targetEnd < len && buf[targetEnd] === SP && sameText(buf, targetStart, targetEnd, last);
+    if (!again) {
+      while (i < len && TARGET[buf[i]!] === 1) i++;
+      if (i === targetStart || i >= len || buf[i] !== SP) return -1;
+      targetEnd = i;
+    }
+    const versionStart = targetEnd + 1;
+    const end = versionStart + 8;
+    // A bare LF right after a CR would make the CR look like part of the version: the line-by-line path decides.
+    if (end >= len || (buf[end] === LF && buf[end - 1] === CR)) return -1;
+    const next = lineEnd(buf, end, len);
+    if (next === -1 || end - pos > this.limits.requestLine) return -1;
+    this.acceptRequestLine(buf, pos, methodEnd, targetStart, targetEnd, end, again);
+    this.seenRequestLine = true;
+    return next;
+  }
+
+  /** A header field line in one pass (parseFieldAt), unless this head already has as many fields as allowed. */
+  private fieldAt(buf: Buffer, pos: number, len: number): number {
+    const first = buf[pos];
+    if (first === CR || first === LF || this.headers.length >= this.limits.fields * 2) return -1;
+    if (this.headers === NO_FIELDS) this.headers = [];
+    return parseFieldAt(buf, pos, len, this.limits.fieldSize, this.headers);
+  }
+
   private parseRequestLine(buf: Buffer, start: number, end: number): void {
     let i = start;
     while (i < end && TCHAR[buf[i]!] === 1) i++;
@@ -153,10 +200,17 @@ export class HeadParser {
     if (i === targetStart || i === end || buf[i] !== SP) {
       throw badRequest("BAD_TARGET", "the request target is missing or holds a character it may not");
     }
-    const targetEnd = i;
-    this.versionMinor = parseVersion(buf, i + 1, end);
+    this.acceptRequestLine(buf, start, methodEnd, targetStart, i, end, false);
+  }
+
+  /**
+   * A request line whose method and target are already scanned: its version, method and target, checked.
+   * `again`: the target is already known to be the last one.
+   */
+  private acceptRequestLine(buf: Buffer, start: number, methodEnd: number, targetStart: number, targetEnd: number, end: number, again: boolean): void {
+    this.versionMinor = parseVersion(buf, targetEnd + 1, end);
     this.method = knownMethod(buf, start, methodEnd) ?? latin1(buf, start, methodEnd);
-    if (sameText(buf, targetStart, targetEnd, this.lastTarget)) {
+    if (again || sameText(buf, targetStart, targetEnd, this.lastTarget)) {
       this.target = this.lastTarget;
     } else {
       this.target = latin1(buf, targetStart, targetEnd);
