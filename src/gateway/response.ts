@@ -14,7 +14,8 @@ import { forwardToReal } from "./stand-in.ts";
 const NativeResponse: typeof Response = globalThis.Response;
 
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+/** A null body status (Fetch standard) that the constructor's range 200..599 lets through: 204, 205 or 304. */
+const isNullBodyStatus = (status: number): boolean => status === 204 || status === 205 || status === 304;
 
 type SimpleBody = string | Uint8Array | null;
 
@@ -99,7 +100,7 @@ export class LiteResponse {
     }
     if (init?.statusText !== undefined && !REASON_PHRASE.test(String(init.statusText))) throw new TypeError("Invalid statusText");
     const b = keep(body);
-    if (b !== null && NULL_BODY_STATUS.has(status)) throw new TypeError(`Response constructor: Invalid response status code ${status}`);
+    if (b !== null && isNullBodyStatus(status)) throw new TypeError(`Response constructor: Invalid response status code ${status}`);
     this.#body = b;
     this.#init = init;
     this.#status = status;
