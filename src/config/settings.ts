@@ -244,8 +244,8 @@ export const SETTINGS: readonly AnySetting[] = [
   },
   {
     key: "maxSemiSpace", flag: "max-semi-space", meta: "MIB", env: "ORYX_MAX_SEMI_SPACE",
-    default: 4, defaultText: "4", parse: integer(0, 1024),
-    help: "Caps each worker's V8 young generation at two semi-spaces of MIB (node --max-semi-space-size). Without a cap a burst of new connections grows it to V8's 2 × 16 MiB and it stays that size while the worker is busy. 0 leaves it to V8; a --max-semi-space-size in NODE_OPTIONS is left alone.",
+    default: 8, defaultText: "8", parse: integer(0, 1024),
+    help: "Caps each worker's V8 young generation at two semi-spaces of MIB (node --max-semi-space-size; V8 rounds MIB up to a power of two). Without a cap a burst of new connections grows it to V8's 2 × 16 MiB and it stays that size while the worker is busy. 0 leaves it to V8; a --max-semi-space-size in NODE_OPTIONS is left alone.",
   },
   {
     key: "pidFile", flag: "pid", meta: "FILE", env: "ORYX_PID",
