@@ -224,8 +224,8 @@ function idleSection(d: RunData, footnotes: string[]): string {
     `(CPU 1, \`ulimit -n ${d.nofile}\`); wrk again with 50 busy connections, and the RSS (with idle). KiB per idle ` +
     `connection = (with idle − before) / connections still open after the second run. Every peer's keep-alive ` +
     `timeout is 300 s. The plain Node peers run with V8's default young generation (up to 2 × 16 MiB); oryx's ` +
-    `workers run with its default \`--max-semi-space 8\` (up to 2 × 8 MiB), which is most of the difference a burst ` +
-    `of connections makes to RSS (see the README).${limitNote}\n\n${table(head, rows, head.map((_, i) => i > 0))}\n`
+    `workers run with its default \`--max-semi-space 8\` (up to 2 × 8 MiB); what the cap is worth per idle ` +
+    `connection is in the README (Workers).${limitNote}\n\n${table(head, rows, head.map((_, i) => i > 0))}\n`
   );
 }
 
