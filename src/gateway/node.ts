@@ -170,7 +170,25 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: num
   res.shouldKeepAlive = false;
   // The app's own listener still runs after this one; a destroyed request and an ended response leave it
   // nothing to read and nothing to write.
+  silence(res);
   req.destroy();
+}
+
+/**
+ * After oryx has answered for the app, the app may still answer itself: a refusal can come while it runs (a
+ * chunked body cut at the limit while Express's final handler waits for the request to end). Node throws on a
+ * header change once headers are sent (ERR_HTTP_HEADERS_SENT, often from a callback, where it would take the
+ * worker down) and emits 'error' for a write after the end; the app's late answer goes nowhere instead.
+ */
+function silence(res: http.ServerResponse): void {
+  const ignore = function (this: http.ServerResponse): http.ServerResponse {
+    return this;
+  };
+  res.setHeader = ignore;
+  res.appendHeader = ignore;
+  res.removeHeader = ignore;
+  res.writeHead = ignore as unknown as typeof res.writeHead;
+  res.on("error", () => {});
 }
 
 /** Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default). */

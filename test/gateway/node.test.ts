@@ -607,6 +607,33 @@ describe("oryx's limits apply to Node apps", { concurrency: true }, () => {
     }
   });
 
+  test("a chunked body cut at the limit while Express's error handler waits for it: 413, no throw, the server serves on", async () => {
+    // The route fails before reading the body, so Express's final handler waits for the request to end before it
+    // answers; oryx's 413 comes first. Node throws ERR_HTTP_HEADERS_SENT when that handler then removes headers, from
+    // a callback: uncaught, it would take a worker down (and fail this test).
+    const app = express();
+    app.post("/boom", () => {
+      throw new Error("the route fails before reading the body");
+    });
+    app.get("/", (_req, res) => {
+      res.send("still here");
+    });
+    const s = await oryx(http.createServer(app), { limitRequestBody: 1000 });
+    try {
+      const chunk = `100\r\n${"x".repeat(256)}\r\n`;
+      const r = await exchange(s.port, [`POST /boom HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, chunk, chunk, chunk, chunk, chunk, chunk, "0\r\n\r\n"], 3000, 20);
+      assert.equal(statusOf(r.text), 413, r.text);
+      assert.equal(r.closed, true, "the connection is closed after the 413");
+      // Long enough for the final handler's callbacks to have run.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const ok = await exchange(s.port, [`GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`]);
+      assert.equal(statusOf(ok.text), 200, ok.text);
+      assert.match(ok.text, /still here$/);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("a head larger than the header limits gets 431 and the app is not called", async () => {
     // maxHeaderSize = limitRequestLine + 4 × limitRequestFieldSize = 1024 + 4096.
     const s = await recorded({ limitRequestLine: 1024, limitRequestFieldSize: 1024 });
