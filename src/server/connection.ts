@@ -57,7 +57,32 @@ const enum Trust {
 
 const OWNER = Symbol("oryx.connection");
 type OwnedSocket = Socket & { [OWNER]: Connection };
-type OwnedTimer = NodeJS.Timeout & { [OWNER]: Connection };
+type QueueTimer = NodeJS.Timeout & { [OWNER]: TimeoutQueue };
+
+/**
+ * The armed timeouts of every connection with one duration, in the order they were armed. All were armed with
+ * the same duration, so that is deadline order, and one Node timer (for the head) serves the whole queue: an idle
+ * connection holds no timer object of its own (a Node Timeout was about 150 bytes per idle connection). Entries
+ * leave the queue when disarmed; the queue's timer is left to fire and re-aims at the new head. (A wall clock
+ * set back makes deadlines armed afterwards earlier than older ones: those fire late, by at most the jump.)
+ */
+class TimeoutQueue {
+  head: Connection | null = null;
+  tail: Connection | null = null;
+  timer: QueueTimer | null = null;
+}
+
+/** One queue per duration in ms: a server has a handful (header, keep-alive, body, drain, linger). */
+const timeoutQueues = new Map<number, TimeoutQueue>();
+
+function timeoutQueue(ms: number): TimeoutQueue {
+  let q = timeoutQueues.get(ms);
+  if (q === undefined) {
+    q = new TimeoutQueue();
+    timeoutQueues.set(ms, q);
+  }
+  return q;
+}
 // Deadlines are kept in ms since this module loaded: small integers that V8 stores in the object itself, where
 // a Date.now() value would be a separate 16-byte number per field per connection (for the first 12 days).
 const EPOCH = Date.now();
@@ -122,12 +147,13 @@ export class Connection {
   private inProcess = false;
   private clientEnded = false;
   private shuttingDown = false;
-  /** The one Node timer of this connection (see `arm`), and when it fires. */
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = 0;
   private timerKind = Timer.None;
   /** When the armed timeout (`timerKind`) expires, in ms since EPOCH. */
   private deadline = 0;
+  /** The queue of armed timeouts this connection is in (see `arm`), and its neighbours there. */
+  private timeouts: TimeoutQueue | null = null;
+  private timeoutPrev: Connection | null = null;
+  private timeoutNext: Connection | null = null;
   private drainWaiters: Array<() => void> | null = null;
   /**
    * While a batch of received bytes is processed, small responses are collected here and leave in one buffer,
@@ -320,7 +346,7 @@ export class Connection {
   }
 
   private feedBody(ex: ConnExchange, buf: Buffer, off: number): number {
-    if (this.timerKind === Timer.Body) this.deadline = Date.now() - EPOCH + this.opts.bodyTimeoutMs;
+    if (this.timerKind === Timer.Body) this.arm(Timer.Body, this.opts.bodyTimeoutMs);
     if (ex.decoder === null) {
       const n = Math.min(ex.remaining, buf.length - off);
       ex.remaining -= n;
@@ -369,10 +395,6 @@ export class Connection {
     const wasActive = this.phase === Phase.Active;
     this.phase = Phase.Closed;
     this.arm(Timer.None, 0);
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     this.pending = null;
     const ex = this.ex;
     if (ex !== null && !ex.finished) {
@@ -612,45 +634,67 @@ export class Connection {
   }
 
   /**
-   * Arms the connection's one timeout (or none). Timeouts change several times per request (header, then none,
-   * then keep-alive) but almost never expire, so arming only moves a deadline: the Node timer is left running
-   * while it fires no later than the deadline, and on firing it re-arms itself for what remains. A kept-alive
-   * connection so costs no timer operation per request, only one per keep-alive period.
+   * Arms the connection's one timeout (or none): the connection moves to the end of the queue of its duration.
+   * Timeouts change several times per request (header, then none, then keep-alive) but almost never expire, so
+   * this is a few pointer moves and no timer call; the queue's Node timer is started only when the queue was empty.
    */
   private arm(kind: Timer, ms: number): void {
     this.timerKind = kind;
+    if (this.timeouts !== null) this.unqueue();
     if (kind === Timer.None) return;
-    const deadline = (this.batching ? batchNow : Date.now()) - EPOCH + ms;
-    this.deadline = deadline;
-    if (this.timer !== null) {
-      if (this.timerAt <= deadline) return;
-      clearTimeout(this.timer);
-    }
-    this.startTimer(deadline, ms);
+    const now = (this.batching ? batchNow : Date.now()) - EPOCH;
+    this.deadline = now + ms;
+    const q = timeoutQueue(ms);
+    this.timeouts = q;
+    const tail = q.tail;
+    this.timeoutPrev = tail;
+    if (tail === null) q.head = this;
+    else tail.timeoutNext = this;
+    q.tail = this;
+    if (q.timer === null) Connection.startQueueTimer(q, ms);
   }
 
-  /** A Node timer that finds its connection on itself: no closure, no argument list. */
-  private startTimer(at: number, ms: number): void {
-    this.timerAt = at;
-    const timer = setTimeout(Connection.onTimerFired, ms) as OwnedTimer;
-    timer[OWNER] = this;
+  private unqueue(): void {
+    const q = this.timeouts!;
+    const prev = this.timeoutPrev;
+    const next = this.timeoutNext;
+    if (prev === null) q.head = next;
+    else prev.timeoutNext = next;
+    if (next === null) q.tail = prev;
+    else next.timeoutPrev = prev;
+    this.timeouts = null;
+    this.timeoutPrev = null;
+    this.timeoutNext = null;
+  }
+
+  /** A Node timer that finds its queue on itself: no closure, no argument list. */
+  private static startQueueTimer(q: TimeoutQueue, ms: number): void {
+    const timer = setTimeout(Connection.onQueueTimer, ms) as QueueTimer;
+    timer[OWNER] = q;
     timer.unref();
-    this.timer = timer;
+    q.timer = timer;
   }
 
-  private static onTimerFired(this: OwnedTimer): void {
-    this[OWNER].onTimer();
-  }
-
-  private onTimer(): void {
-    this.timer = null;
-    const kind = this.timerKind;
-    if (kind === Timer.None) return;
-    const left = this.deadline - (Date.now() - EPOCH);
-    if (left > 0) {
-      this.startTimer(this.deadline, left);
-      return;
+  /** Expires every connection whose deadline has passed, then aims the timer at the next deadline, if any. */
+  private static onQueueTimer(this: QueueTimer): void {
+    const q = this[OWNER];
+    // q.timer stays set while expiring, so a connection armed meanwhile (into this queue) starts no second timer.
+    const now = Date.now() - EPOCH;
+    let conn: Connection | null;
+    while ((conn = q.head) !== null && conn.deadline <= now) {
+      conn.unqueue();
+      try {
+        conn.expire();
+      } catch (err) {
+        conn.logError("a connection's timeout failed", err);
+      }
     }
+    q.timer = null;
+    if (q.head !== null) Connection.startQueueTimer(q, q.head.deadline - now);
+  }
+
+  private expire(): void {
+    const kind = this.timerKind;
     this.timerKind = Timer.None;
     switch (kind) {
       case Timer.Header:

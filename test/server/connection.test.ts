@@ -648,6 +648,37 @@ describe("timeouts", { timeout: 20_000 }, () => {
       }),
     ));
 
+  test("connections armed at different times each expire at their own deadline; a re-armed one moves back", () =>
+    // Connections with the same timeout share one queue and one Node timer: each must still close no earlier than
+    // its own keep-alive period after its own last response, however the others come and go.
+    withServer(hello, { ...SHORT, headerTimeout: 5000, keepAliveTimeout: 600 }, async (s) => {
+      const clients = await Promise.all([Client.open(s.port), Client.open(s.port), Client.open(s.port)]);
+      const [a, b, c] = clients as [Client, Client, Client];
+      try {
+        const lastAnswer = new Map<Client, number>();
+        const ask = async (cl: Client, n: number): Promise<void> => {
+          cl.write(get());
+          await cl.responses(n);
+          lastAnswer.set(cl, Date.now());
+        };
+        await ask(a, 1);
+        await sleep(100);
+        await ask(b, 1);
+        await sleep(400);
+        await ask(a, 2); // re-armed: now due about 400 ms after b
+        await sleep(100);
+        await ask(c, 1);
+        for (const cl of clients) assert.equal(await cl.waitClosed(3000), true, "an idle kept-alive connection was never closed");
+        for (const [name, cl] of [["a", a], ["b", b], ["c", c]] as const) {
+          const idle = cl.closedAt - lastAnswer.get(cl)!;
+          assert.ok(idle >= 500 && idle < 2500, `${name} closed ${idle} ms after its last response, keepAliveTimeout is 600`);
+        }
+        assert.ok(b.closedAt < a.closedAt && a.closedAt <= c.closedAt, `closing order b < a ≤ c: ${b.closedAt} ${a.closedAt} ${c.closedAt}`);
+      } finally {
+        for (const cl of clients) cl.sock.destroy();
+      }
+    }));
+
   test("a body that stalls mid-way: 408 and close", () => {
     let appError: unknown = null;
     return withServer(
