@@ -3,6 +3,7 @@ import type { Options } from "./args.ts";
 import type { IdleFailure, IdleSample } from "./idle.ts";
 import { oryxBenchArgs, wrkArgs, wrkScript, type Tool } from "./load.ts";
 import type { Machine } from "./machine.ts";
+import { SETTINGS } from "../src/config/settings.ts";
 import { PEERS, startCommand, type PeerId } from "./peers.ts";
 import type { PhaseResult, Sample } from "./phase.ts";
 import { LOADS, measureKey, type LoadId, type Scenario } from "./scenarios.ts";
@@ -224,10 +225,13 @@ function idleSection(d: RunData, footnotes: string[]): string {
     `(CPU 1, \`ulimit -n ${d.nofile}\`); wrk again with 50 busy connections, and the RSS (with idle). KiB per idle ` +
     `connection = (with idle − before) / connections still open after the second run. Every peer's keep-alive ` +
     `timeout is 300 s. The plain Node peers run with V8's default young generation (up to 2 × 16 MiB); oryx's ` +
-    `workers run with its default \`--max-semi-space 8\` (up to 2 × 8 MiB); what the cap is worth per idle ` +
+    `workers run with its default \`--max-semi-space ${SEMI_SPACE_CAP}\` (up to 2 × ${SEMI_SPACE_CAP} MiB); what the cap is worth per idle ` +
     `connection is in the README (Workers).${limitNote}\n\n${table(head, rows, head.map((_, i) => i > 0))}\n`
   );
 }
+
+/** oryx's default young-generation cap, from the settings table, so the idle note follows the default. */
+const SEMI_SPACE_CAP = SETTINGS.find((s) => s.key === "maxSemiSpace")?.defaultText ?? "?";
 
 // ─── goals (issue 5) ──────────────────────────────────────────────────────────────────────────────────────────
 
