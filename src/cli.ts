@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Arbiter, EXIT } from "./arbiter/master.ts";
-import { checkConfigReport, helpText, resolveCommandLine, type CommandLine } from "./config/args.ts";
+import { checkConfigReport, helpText, resolveCommandLine, shippedExample, type CommandLine } from "./config/args.ts";
 import { ConfigFileError } from "./config/file.ts";
 import { UsageError } from "./config/settings.ts";
 import { parseAppSpec } from "./gateway/load.ts";
@@ -9,7 +9,12 @@ import { VERSION } from "./version.ts";
 
 export { EXIT };
 
-const NO_APP = "oryx: provide an application as MODULE[:EXPORT], e.g. oryx examples/hello.ts";
+/** No app named: the example named is the package's own hello.ts, as the working directory reaches it. */
+function noAppMessage(): string {
+  const hello = shippedExample("hello.ts");
+  const what = "oryx: provide an application as MODULE[:EXPORT]";
+  return hello === undefined ? `${what} (see oryx --help)` : `${what}, e.g. oryx ${hello}`;
+}
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === "bench") {
@@ -27,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
     throw err;
   }
   if (cmd.help) {
-    process.stdout.write(helpText(VERSION));
+    process.stdout.write(helpText(VERSION, process.cwd()));
     return;
   }
   if (cmd.version) {
@@ -45,7 +50,7 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(report);
     return;
   }
-  if (cmd.app === undefined) exitWith(EXIT.USAGE, NO_APP);
+  if (cmd.app === undefined) exitWith(EXIT.USAGE, noAppMessage());
 
   const settings = cmd.settings;
   let log: Logger;

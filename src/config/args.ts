@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { APP_EXTENSIONS, parseAppSpec } from "../gateway/load.ts";
 import { ConfigFileError, formatSettingValue, loadConfigFile, type ConfigFileValues } from "./file.ts";
@@ -188,21 +189,72 @@ function usageMessage(err: Error): string {
   return err.message;
 }
 
-/** `oryx --help`, generated from the settings table. */
-export function helpText(version: string): string {
+/**
+ * The examples the package ships (package.json "files"): dependency-free, so they run from an installed copy.
+ * Each with what it shows, for --help.
+ */
+export const SHIPPED_EXAMPLES: ReadonlyArray<readonly [file: string, what: string]> = [
+  ["hello.ts", "Hello, World! (a fetch app)"],
+  ["echo.ts", "echoes the request back as JSON (a fetch app)"],
+  ["sleep.ts", "answers after ?ms= milliseconds (a fetch app)"],
+  ["node.ts", "a plain (req, res) listener (a Node app)"],
+];
+
+/**
+ * How to name the package's own examples/FILE on a command line run in `cwd`: relative when it lies below `cwd`
+ * (`examples/hello.ts` in the repository, `node_modules/oryx/examples/hello.ts` in a project), else absolute (a
+ * global install); undefined when this copy of oryx lacks the file.
+ */
+export function shippedExample(file: string, cwd: string = process.cwd()): string | undefined {
+  const full = fileURLToPath(new URL(`../../examples/${file}`, import.meta.url));
+  if (!existsSync(full)) return undefined;
+  const rel = path.relative(cwd, full);
+  const name = rel === "" || rel.split(path.sep)[0] === ".." || path.isAbsolute(rel) ? full : rel;
+  return /^[\w@%+=:,./-]+$/.test(name) ? name : `'${name.replace(/'/g, "'\\''")}'`;
+}
+
+/** `oryx --help`: usage, the two kinds of app, examples (the shipped ones named as `cwd` reaches them), then the settings table. */
+export function helpText(version: string, cwd: string = process.cwd()): string {
   const lines = [
-    `oryx ${version}: an HTTP/1.1 application server for fetch-handler apps`,
+    `oryx ${version}: an HTTP/1.1 application server for fetch-handler apps and Node (req, res) apps`,
     "",
     "Usage: oryx [options] MODULE[:EXPORT]",
     "       oryx --check-config [-c FILE] [options] [MODULE[:EXPORT]]",
+    "       oryx bench URL [options]    the load generator that comes with oryx: see oryx bench --help",
     "",
-    "  MODULE  a .ts .mts .cts .js .mjs or .cjs file, relative to the working directory",
-    "          (or the config file's app, when the command line names none)",
-    "  EXPORT  the export to serve (default: default): an object with a fetch(request) method,",
-    "          or a function (request, info) => Response",
+    "  MODULE  a .ts .mts .cts .js .mjs or .cjs file, relative to the working directory (TypeScript runs",
+    "          with no build step); or the config file's app, when the command line names none",
+    "  EXPORT  the export to serve (default: default)",
     "",
-    "Options:",
+    "Apps: oryx tells the two kinds apart by the export's shape (--interface fetch|node forces one).",
+    "  fetch apps  an object with a fetch(request, info) method, or a function (request) => Response:",
+    "              a plain fetch handler, Hono, h3, Elysia, GraphQL Yoga, itty-router",
+    "  Node apps   a (req, res) app on Node's http: Express, Koa, Fastify, Connect, an http.Server, a",
+    "              NestJS main.ts, or any module that calls listen() itself (oryx serves it on its own",
+    "              addresses; the port it names stays free)",
+    "",
   ];
+  // Your own files first (app.ts, server.js, src/main.ts), then the package's examples, named as `cwd` reaches them.
+  const yours: Array<readonly [string, string]> = [
+    ["oryx app.ts", 'with app.ts: export default { fetch: () => new Response("Hello!") }'],
+    ["oryx server.js -w 4", "an Express app, or a server.js that calls app.listen(3000); 4 workers"],
+    ["oryx src/main.ts", "a NestJS app's main.ts, decorators and app.listen() included"],
+  ];
+  const shipped = SHIPPED_EXAMPLES.flatMap(([file, what]) => {
+    const name = shippedExample(file, cwd);
+    return name === undefined ? [] : [[`oryx ${name}`, what] as const];
+  });
+  const exampleRows = (list: ReadonlyArray<readonly [string, string]>): string[] => {
+    const w = Math.max(...list.map(([cmd]) => cmd.length)) + 2;
+    return list.map(([cmd, what]) => `  ${cmd.padEnd(w)}${what}`);
+  };
+  lines.push("Examples:", ...exampleRows(yours));
+  lines.push("  oryx bench http://127.0.0.1:8888/ -c 50 -d 10    (load it: 50 connections, 10 seconds)");
+  if (shipped.length > 0) {
+    lines.push("", "Examples that come with oryx (no dependencies; run them as they are):");
+    lines.push(...exampleRows(shipped));
+  }
+  lines.push("", "Options:");
   const rows: Array<[string, string]> = [];
   for (const spec of SETTINGS) {
     const flag = `${spec.short ? `-${spec.short}, ` : "    "}--${spec.flag}${spec.meta ? ` ${spec.meta}` : ""}`;
