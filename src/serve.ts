@@ -32,7 +32,7 @@ export interface ServeOptions extends EngineConfig {
 }
 
 export interface OryxServer {
-  /** Where the server listens: http://127.0.0.1:8888, https://…, or unix:/path. Valid once ready. */
+  /** Where the server listens, as a root URL: http://127.0.0.1:8888/, https://…/, or unix:/path. Valid once ready. */
   readonly url: string;
   /** The bound TCP port (0 on a Unix socket). Valid once ready. */
   readonly port: number;
@@ -113,9 +113,10 @@ export function serve(options: ServeOptions): OryxServer {
   };
   const onAbort = (): void => void handle.close();
   const listening = server.listen().then(([first]) => {
-    url = first!;
+    // As Bun's and srvx's: the root URL, so `new URL("path", server.url)` and `server.url + "path"` both work.
+    url = first!.startsWith("unix:") ? first! : `${first!}/`;
     boundPort = url.startsWith("unix:") ? 0 : Number(new URL(url).port);
-    if (onListen === undefined) log.info(`oryx serving on ${url}`);
+    if (onListen === undefined) log.info(`oryx serving on ${first!}`);
     else if (onListen !== false) onListen(handle);
   });
   // A listen failure is reported through ready(); never as an unhandled rejection.

@@ -28,14 +28,15 @@ describe("serve()", () => {
   test("answers a fetch handler on a free port and reports where", async () => {
     const server = serve({ fetch: (req, info) => new Response(`${req.method} ${new URL(req.url).pathname} from ${info.remoteAddress}`), port: 0, onListen: false });
     await server.ready();
-    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.equal(new URL(server.url).pathname, "/");
     assert.ok(server.port > 0);
     assert.equal(server.hostname, "127.0.0.1");
-    const res = await fetch(`${server.url}/hi`);
+    const res = await fetch(`${server.url}hi`);
     assert.equal(await res.text(), "GET /hi from 127.0.0.1");
     await server.close();
     await server.finished;
-    await assert.rejects(fetch(`${server.url}/hi`), "closed: nothing listens");
+    await assert.rejects(fetch(`${server.url}hi`), "closed: nothing listens");
   });
 
   test("started and closed 100 times: no descriptor or handle left behind", async () => {
@@ -80,7 +81,7 @@ describe("serve()", () => {
       onListen: false,
     });
     await server.ready();
-    const pending = fetch(`${server.url}/slow`);
+    const pending = fetch(`${server.url}slow`);
     await inFlight;
     const closed = server.close();
     await new Promise((r) => setTimeout(r, 50));
@@ -119,7 +120,7 @@ describe("serve()", () => {
     await server.ready();
     assert.match(server.url, /^https:\/\//);
     const body = await new Promise<string>((resolve, reject) => {
-      https.get(`${server.url}/tls`, { ca: cert.cert, agent: false }, (res) => {
+      https.get(`${server.url}tls`, { ca: cert.cert, agent: false }, (res) => {
         let b = "";
         res.on("data", (d) => (b += d));
         res.on("end", () => resolve(b));

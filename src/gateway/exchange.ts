@@ -6,15 +6,8 @@ import type { RequestHead } from "../http/index.ts";
  * keep-alive, limits and timeouts.
  */
 
-/** The facts of the connection a request arrived on (the fetch handler's second argument). */
-export interface ConnectionInfo {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** Deno's shape of the peer's address (`info.remoteAddr` in `Deno.serve` handlers). */
-  readonly remoteAddr: { readonly transport: "tcp" | "unix"; readonly hostname: string; readonly port: number };
-}
+export { ConnectionInfo } from "./info.ts";
+import type { ConnectionInfo } from "./info.ts";
 
 /** Where the connection pushes request body bytes once the app reads. */
 export interface BodySink {

@@ -1,7 +1,7 @@
 import type { Logger } from "../log.ts";
 import type { ConnectionInfo, Exchange, RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
-import { LiteResponse, isLiteResponse } from "./response.ts";
+import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
@@ -44,15 +44,14 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       appFailed(ex, err, log);
       return;
     }
-    if (result instanceof Response) {
-      sendResponse(ex, result, log);
-    } else if (result !== null && typeof result === "object" && typeof (result as PromiseLike<Response>).then === "function") {
+    // A promise (an async handler) or a Response, whoever made it; sendResponse tells a Response from anything else.
+    if (result !== null && typeof result === "object" && typeof (result as PromiseLike<Response>).then === "function") {
       (result as PromiseLike<Response>).then(
         (res) => sendResponse(ex, res, log),
         (err: unknown) => appFailed(ex, err, log),
       );
     } else {
-      appFailed(ex, new TypeError(`the handler returned ${describeValue(result)}, not a Response`), log);
+      sendResponse(ex, result, log);
     }
   };
 }
@@ -62,11 +61,15 @@ function appFailed(ex: Exchange, err: unknown, log: Logger): void {
   ex.fail(500);
 }
 
-function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
-  if (!(res instanceof Response)) {
-    appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
-    return;
-  }
+/**
+ * Sends what the app answered. Any Response is sent as its `status`, `statusText`, `headers` and `body` say:
+ * oryx's own LiteResponse (its simple bodies go out with the head in one write), undici's (`fetch()` results,
+ * `Response.redirect()`, clones), subclasses, and other classes that implement the Fetch standard's Response
+ * interface (srvx's and h3's NodeResponse, @whatwg-node's PonyfillResponse in GraphQL Yoga, …). Anything else
+ * gets a 500 and a sentence in the error log naming what it was.
+ */
+function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
+  let res = value;
   if (isLiteResponse(res)) {
     const simple = LiteResponse.simple(res);
     if (simple !== null) {
@@ -81,9 +84,21 @@ function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
       ex.respond(simple.status, simple.statusText, flat, simple.body);
       return;
     }
+    res = LiteResponse.realOf(res);
+  }
+  if (!isResponseLike(res)) {
+    appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
+    return;
+  }
+  const status = res.status;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    const what = status === 0 ? "Response.error() (a network error, status 0)" : `a Response with status ${String(status)}`;
+    appFailed(ex, new TypeError(`the handler resolved to ${what}, which cannot be sent`), log);
+    cancelBody(res);
+    return;
   }
   if (ex.closed) {
-    res.body?.cancel().catch(noop);
+    cancelBody(res);
     return;
   }
   let headers: string[];
@@ -91,19 +106,84 @@ function sendResponse(ex: Exchange, res: unknown, log: Logger): void {
     headers = flattenHeaders(res.headers);
   } catch (err) {
     appFailed(ex, err, log);
+    cancelBody(res);
     return;
   }
+  const statusText = typeof res.statusText === "string" ? res.statusText : "";
   const body = res.body;
-  if (body === null) {
-    ex.respond(res.status, res.statusText, headers, null);
+  if (body === null || body === undefined) {
+    ex.respond(status, statusText, headers, null);
     return;
   }
   const known = knownBody(res);
   if (known !== null) {
-    ex.respond(res.status, res.statusText, headers, known);
+    ex.respond(status, statusText, headers, known);
     return;
   }
-  void streamBody(ex, res.status, res.statusText, headers, body.getReader(), log);
+  const reader = readerOf(body);
+  if (reader === null) {
+    appFailed(ex, new TypeError(`the Response's body is ${describeValue(body)}, not a ReadableStream`), log);
+    return;
+  }
+  void streamBody(ex, status, statusText, headers, reader, log);
+}
+
+/** What oryx reads of a Response (the Fetch standard's interface), whichever class made it. */
+interface ResponseLike {
+  readonly status: number;
+  readonly statusText?: unknown;
+  readonly headers: HeadersLike;
+  readonly body: unknown;
+}
+
+interface HeadersLike {
+  forEach?(cb: (value: string, name: string) => void): void;
+  getSetCookie?(): string[];
+  [Symbol.iterator]?(): Iterator<[string, string]>;
+}
+
+function isResponseLike(v: unknown): v is ResponseLike {
+  if (v === null || typeof v !== "object") return false;
+  const r = v as Partial<ResponseLike>;
+  const h = r.headers as HeadersLike | null | undefined;
+  return (
+    typeof r.status === "number" &&
+    h !== null &&
+    typeof h === "object" &&
+    (typeof h.forEach === "function" || typeof h[Symbol.iterator] === "function") &&
+    "body" in v
+  );
+}
+
+function cancelBody(res: unknown): void {
+  try {
+    const body = (res as { body?: { cancel?: () => Promise<unknown> } | null }).body;
+    if (body !== null && body !== undefined && typeof body.cancel === "function") body.cancel().catch(noop);
+  } catch {
+    // A body that cannot even be asked for has nothing to release.
+  }
+}
+
+type BodyReader = Pick<ReadableStreamDefaultReader<unknown>, "read" | "cancel">;
+
+/** A reader for a web stream (undici's or a ponyfill's), or for any async iterable of chunks; else null. */
+function readerOf(body: unknown): BodyReader | null {
+  if (body === null || typeof body !== "object") return null;
+  const stream = body as { getReader?: () => BodyReader; [Symbol.asyncIterator]?: () => AsyncIterator<unknown> };
+  if (typeof stream.getReader === "function") return stream.getReader();
+  if (typeof stream[Symbol.asyncIterator] === "function") {
+    const it = stream[Symbol.asyncIterator]!();
+    return {
+      read: async () => {
+        const r = await it.next();
+        return r.done === true ? { done: true, value: undefined } : { done: false, value: r.value };
+      },
+      cancel: async () => {
+        await it.return?.();
+      },
+    };
+  }
+  return null;
 }
 
 const IMMEDIATE = Symbol("immediate");
@@ -119,11 +199,11 @@ async function streamBody(
   status: number,
   reason: string,
   headers: string[],
-  reader: ReadableStreamDefaultReader<unknown>,
+  reader: BodyReader,
   log: Logger,
 ): Promise<void> {
   let first: Uint8Array;
-  let next: ReturnType<ReadableStreamDefaultReader<unknown>["read"]>;
+  let next: ReturnType<BodyReader["read"]>;
   try {
     const r = await reader.read();
     if (r.done) {
@@ -184,26 +264,52 @@ function toBytes(value: unknown): Uint8Array {
   throw new TypeError(`a response body chunk is ${describeValue(value)}, not bytes`);
 }
 
-function flattenHeaders(h: Headers): string[] {
+const NativeHeaders = globalThis.Headers;
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * A Response's header fields as a flat list (name, value, …), lowercase names, each Set-Cookie its own field
+ * (joining them with commas would corrupt cookies that hold dates). undici's Headers have checked names and
+ * values already; another class's (a ponyfill's) are checked here.
+ */
+function flattenHeaders(h: HeadersLike): string[] {
   const out: string[] = [];
-  for (const [name, value] of h) {
-    if (name === "set-cookie") continue;
-    if (UNSENDABLE_VALUE.test(value)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
-    out.push(name, value);
+  if (Object.getPrototypeOf(h) === NativeHeaders.prototype) {
+    for (const [name, value] of h as Headers) {
+      if (name === "set-cookie") continue;
+      if (UNSENDABLE_VALUE.test(value)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
+      out.push(name, value);
+    }
+    pushCookies(out, (h as Headers).getSetCookie());
+    return out;
   }
-  // Each Set-Cookie stays its own field: joining them with commas would corrupt cookies that hold dates.
-  for (const cookie of h.getSetCookie()) {
+  const cookies = typeof h.getSetCookie === "function" ? h.getSetCookie() : null;
+  const add = (value: unknown, key: unknown): void => {
+    const name = String(key).toLowerCase();
+    if (!HEADER_NAME.test(name)) throw new TypeError(`the response has a header named ${JSON.stringify(String(key))}, which is not a field name`);
+    if (name === "set-cookie" && cookies !== null) return;
+    const text = String(value).trim();
+    if (UNSENDABLE_VALUE.test(text) || /[\r\n\0]/.test(text)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
+    out.push(name, text);
+  };
+  if (typeof h.forEach === "function") h.forEach(add);
+  else for (const [name, value] of h as Iterable<[string, string]>) add(value, name);
+  if (cookies !== null) pushCookies(out, cookies);
+  return out;
+}
+
+function pushCookies(out: string[], cookies: readonly string[]): void {
+  for (const cookie of cookies) {
     if (UNSENDABLE_VALUE.test(cookie)) throw new TypeError("a Set-Cookie header holds a character that cannot be sent");
     out.push("set-cookie", cookie);
   }
-  return out;
 }
 
 // undici keeps a Response's original body source (string or bytes) in an internal state object. Reading it
 // skips a web-stream round trip for the most common responses. Found by feature test, not by name alone, so a
 // Node whose internals differ simply takes the general streaming path.
 const stateSymbol: symbol | undefined = (() => {
-  const probe = new Response("probe");
+  const probe = new NativeResponse("probe");
   for (const sym of Object.getOwnPropertySymbols(probe)) {
     const v = (probe as unknown as Record<symbol, { body?: { source?: unknown } }>)[sym];
     if (v !== null && typeof v === "object" && v.body?.source === "probe") return sym;
@@ -211,8 +317,10 @@ const stateSymbol: symbol | undefined = (() => {
   return undefined;
 })();
 
-function knownBody(res: Response): Uint8Array | null {
-  if (stateSymbol === undefined || res.bodyUsed || res.body?.locked) return null;
+function knownBody(res: ResponseLike): Uint8Array | null {
+  if (stateSymbol === undefined || Object.getPrototypeOf(res) !== NativeResponse.prototype) return null;
+  const native = res as Response;
+  if (native.bodyUsed || native.body?.locked) return null;
   const state = (res as unknown as Record<symbol, { body?: { source?: unknown } } | undefined>)[stateSymbol];
   const source = state?.body?.source;
   if (typeof source === "string") return Buffer.from(source, "utf8");

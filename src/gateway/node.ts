@@ -2,6 +2,7 @@ import http from "node:http";
 import net from "node:net";
 import type { Logger } from "../log.ts";
 import type { AccessRecord } from "./exchange.ts";
+import { socketInfo } from "./info.ts";
 
 /**
  * The Node gateway: apps written against Node's `(req, res)` interface (Express, Koa, Fastify, Connect, plain
@@ -101,13 +102,7 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
     const socket = req.socket;
     const remoteAddress = socket.remoteAddress ?? "";
     onAccess({
-      info: {
-        remoteAddress,
-        remotePort: socket.remotePort ?? 0,
-        localAddress: socket.localAddress ?? "",
-        localPort: socket.localPort ?? 0,
-        remoteAddr: { transport: "tcp", hostname: remoteAddress, port: socket.remotePort ?? 0 },
-      },
+      info: socketInfo(socket),
       head: {
         method: req.method ?? "",
         target: req.url ?? "",

@@ -1,7 +1,8 @@
 import * as nodeStream from "node:stream";
 import { forwardToReal } from "./stand-in.ts";
 import { serializeUrl } from "./url.ts";
-import type { BodySink, ConnectionInfo, Exchange, RequestBody } from "./exchange.ts";
+import type { BodySink, Exchange, RequestBody } from "./exchange.ts";
+import { ConnectionInfo } from "./info.ts";
 
 /**
  * The `Request` an app gets. Building undici's Request, its Headers and its AbortSignal costs more than the rest
@@ -308,7 +309,7 @@ function lazyRequestsWork(): boolean {
       method: "POST", target: "/probe?x=1", versionMinor: 1 as const, headers: ["host", "probe.invalid", "x-probe", "1"],
       host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
     };
-    const ex = { head, info: { remoteAddress: "", remotePort: 0, localAddress: "", localPort: 0, remoteAddr: { transport: "tcp", hostname: "", port: 0 } }, body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
+    const ex = { head, info: new ConnectionInfo("tcp", "", 0, "", 0), body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
     const lazy = new LazyRequest(ex, requestUrl(ex)!) as unknown as Request;
     const copy = new Request(lazy, { headers: { "x-copy": "1" } });
     return (

@@ -11,7 +11,8 @@
 import { asciiText, type AsciiText } from "./exchange.ts";
 import { forwardToReal } from "./stand-in.ts";
 
-const NativeResponse: typeof Response = globalThis.Response;
+/** undici's Response, as this process had it before any stand-in was installed. */
+export const NativeResponse: typeof Response = globalThis.Response;
 
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** A null body status (Fetch standard) that the constructor's range 200..599 lets through: 204, 205 or 304. */
@@ -139,6 +140,10 @@ export class LiteResponse {
     return this.#real;
   }
 
+  static isOne(v: unknown): v is LiteResponse {
+    return typeof v === "object" && v !== null && #body in v;
+  }
+
   static realOf(res: LiteResponse): Response {
     return res.#realResponse();
   }
@@ -184,6 +189,21 @@ export class LiteResponse {
 forwardToReal(LiteResponse, NativeResponse, new NativeResponse(null), (self) => LiteResponse.realOf(self as LiteResponse));
 Object.setPrototypeOf(LiteResponse, NativeResponse);
 
+/**
+ * Installed as the global `Response`, LiteResponse must not change what `x instanceof Response` answers: a
+ * Response that Node itself made (`fetch()`, `Response.redirect()`, `Response.error()`, a clone) is a Response,
+ * as is one of another lazy class built on the native prototype (srvx's, h3's). So `instanceof LiteResponse`
+ * asks what `instanceof` the native class would; a subclass an app declares (`class R extends Response`)
+ * inherits this static method and keeps the ordinary answer for itself.
+ */
+const ordinaryHasInstance = Function.prototype[Symbol.hasInstance];
+Object.defineProperty(LiteResponse, Symbol.hasInstance, {
+  configurable: true,
+  value(this: unknown, value: unknown): boolean {
+    return ordinaryHasInstance.call(this === LiteResponse ? NativeResponse : this, value);
+  },
+});
+
 /** Checks once that a lite response passes for a real one where code can tell. */
 function liteResponsesWork(): boolean {
   try {
@@ -191,6 +211,7 @@ function liteResponsesWork(): boolean {
     const copy = r.clone();
     return (
       r instanceof NativeResponse &&
+      NativeResponse.redirect("http://probe.invalid/", 302) instanceof LiteResponse &&
       Object.prototype.toString.call(r) === "[object Response]" &&
       copy.status === 201 &&
       copy.headers.get("x-probe") === "1" &&
@@ -208,6 +229,7 @@ export function installLiteResponse(): boolean {
   return true;
 }
 
+/** A LiteResponse (or an app's subclass of it) by its brand: `instanceof` answers for every Response. */
 export function isLiteResponse(v: unknown): v is LiteResponse {
-  return v instanceof LiteResponse;
+  return LiteResponse.isOne(v);
 }

@@ -15,6 +15,7 @@ import {
   type RequestHead,
   type ResponseFraming,
 } from "../http/index.ts";
+import { namedClientInfo, socketInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
 import { readForwarded } from "./forwarded.ts";
 import type { TrustedPeers } from "./trust.ts";
@@ -138,7 +139,8 @@ const enum Timer {
  */
 export class Connection {
   readonly socket: Socket;
-  readonly info: ConnectionInfo;
+  /** The connection's facts: given at accept (PROXY header, Unix socket), else read from the socket when first asked. */
+  private known: ConnectionInfo | null;
   readonly opts: ConnectionOptions;
   readonly origin: Origin;
   private readonly parser: HeadParser;
@@ -173,9 +175,9 @@ export class Connection {
   /** Whether the peer is a trusted proxy: known at accept (PROXY protocol), else found out when first needed. */
   private peerTrust: Trust;
 
-  constructor(socket: Socket, info: ConnectionInfo, opts: ConnectionOptions, origin: Origin = PLAIN, trusted: boolean | null = null) {
+  constructor(socket: Socket, info: ConnectionInfo | null, opts: ConnectionOptions, origin: Origin = PLAIN, trusted: boolean | null = null) {
     this.socket = socket;
-    this.info = info;
+    this.known = info;
     this.opts = opts;
     this.origin = origin;
     this.peerTrust = trusted === null ? Trust.Unknown : trusted ? Trust.Yes : Trust.No;
@@ -189,6 +191,14 @@ export class Connection {
     socket.on("error", Connection.onSocketError);
     socket.on("drain", Connection.onSocketDrain);
     this.arm(Timer.Header, opts.headerTimeoutMs);
+  }
+
+  /**
+   * Built when a request first needs it, not at accept: a connection that never makes a request holds no
+   * addresses (nor did accepting it cost a getpeername and a getsockname).
+   */
+  get info(): ConnectionInfo {
+    return (this.known ??= socketInfo(this.socket));
   }
 
   private static onSocketData(this: Socket, chunk: Buffer): void {
@@ -786,15 +796,7 @@ export class ConnExchange implements Exchange, RequestBody {
       const view = readForwarded(head.headers, peers);
       if (view !== null && conn.trustsPeer()) {
         if (view.client !== null) {
-          const { address, port } = view.client;
-          const i = conn.info;
-          this.info = {
-            remoteAddress: address,
-            remotePort: port,
-            localAddress: i.localAddress,
-            localPort: i.localPort,
-            remoteAddr: { transport: "tcp", hostname: address, port },
-          };
+          this.info = namedClientInfo(view.client.address, view.client.port, conn.info);
         }
         if (view.scheme !== null) this.scheme = view.scheme;
         this.forwardedHost = view.host;

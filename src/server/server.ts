@@ -5,7 +5,7 @@ import type { Bind } from "../config/settings.ts";
 import { bindText, ListenError } from "./errors.ts";
 
 export { bindText, ListenError };
-import type { ConnectionInfo } from "../gateway/exchange.ts";
+import { namedClientInfo, unixInfo } from "../gateway/info.ts";
 import { Connection, type ConnectionOptions, type Origin } from "./connection.ts";
 import { PREAMBLE_REFUSAL, readPreamble } from "./preamble.ts";
 import type { TrustedPeers } from "./trust.ts";
@@ -279,7 +279,7 @@ export class Server {
       return;
     }
     const origin = this.origins[arrival.listener.transport];
-    const info = source !== null ? proxiedInfo(socket, source) : arrival.listener.transport === "unix" ? unixInfo(arrival.listener) : new SocketInfo(socket);
+    const info = source !== null ? namedClientInfo(source.address, source.port, socket) : arrival.listener.transport === "unix" ? unixInfo(arrival.listener.name) : null;
     const conn = new Connection(socket, info, this.opts.connection, origin, arrival.trusted);
     this.connections.add(conn);
     conn.owner = this;
@@ -338,47 +338,4 @@ export class Server {
     for (const conn of this.connections) conn.socket.destroy();
     for (const socket of this.handedOff) socket.destroy();
   }
-}
-
-/**
- * A TCP connection's facts, read from the socket when first asked: most apps never ask, and an idle connection
- * then holds no addresses (nor did accepting it cost a getpeername and a getsockname). Node keeps what the
- * socket answered, so later reads are cheap and still answer after the socket closed.
- */
-class SocketInfo implements ConnectionInfo {
-  readonly #socket: net.Socket;
-  constructor(socket: net.Socket) {
-    this.#socket = socket;
-  }
-  get remoteAddress(): string {
-    return this.#socket.remoteAddress ?? "";
-  }
-  get remotePort(): number {
-    return this.#socket.remotePort ?? 0;
-  }
-  get localAddress(): string {
-    return this.#socket.localAddress ?? "";
-  }
-  get localPort(): number {
-    return this.#socket.localPort ?? 0;
-  }
-  get remoteAddr(): ConnectionInfo["remoteAddr"] {
-    return { transport: "tcp", hostname: this.remoteAddress, port: this.remotePort };
-  }
-}
-
-/** A connection whose PROXY header named the client. */
-function proxiedInfo(socket: net.Socket, source: { address: string; port: number }): ConnectionInfo {
-  return {
-    remoteAddress: source.address,
-    remotePort: source.port,
-    localAddress: socket.localAddress ?? "",
-    localPort: socket.localPort ?? 0,
-    remoteAddr: { transport: "tcp", hostname: source.address, port: source.port },
-  };
-}
-
-/** Unix-socket peers have no address. */
-function unixInfo(listener: ListenerInfo): ConnectionInfo {
-  return { remoteAddress: "", remotePort: 0, localAddress: listener.name, localPort: 0, remoteAddr: { transport: "unix", hostname: "", port: 0 } };
 }

@@ -269,6 +269,137 @@ describe("the connection info (second argument)", () => {
   });
 });
 
+describe("the connection info as other servers' helpers read it", () => {
+  test("JSON shows its facts; Bun's requestIP and @hono/node-server's incoming.socket name the client", async () => {
+    let json = "";
+    let viaBun: unknown = null;
+    let viaNode: unknown = null;
+    const s = await startServer((req, i) => {
+      json = JSON.stringify(i);
+      viaBun = i.requestIP(req);
+      viaNode = { ...i.incoming.socket };
+      return new Response("ok");
+    });
+    try {
+      const c = await connect(s.port);
+      c.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      await c.waitClosed(2000);
+      assert.equal(onlyResponse(c.text()).status, 200);
+      assert.deepEqual(JSON.parse(json), {
+        remoteAddress: "127.0.0.1",
+        remotePort: c.localPort,
+        remoteFamily: "IPv4",
+        localAddress: "127.0.0.1",
+        localPort: s.port,
+        remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: c.localPort },
+      });
+      assert.deepEqual(viaBun, { address: "127.0.0.1", family: "IPv4", port: c.localPort });
+      assert.deepEqual(viaNode, { remoteAddress: "127.0.0.1", remotePort: c.localPort, remoteFamily: "IPv4" });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("a Response from anywhere", () => {
+  // A class that implements the Fetch standard's Response interface without being undici's, as
+  // @whatwg-node's PonyfillResponse (GraphQL Yoga) does: its headers have forEach and getSetCookie, its body is
+  // an async iterable with a getReader of its own.
+  class PonyHeaders {
+    readonly #fields: Array<[string, string]>;
+    constructor(fields: Array<[string, string]>) {
+      this.#fields = fields;
+    }
+    forEach(cb: (value: string, name: string) => void): void {
+      const joined = new Map<string, string>();
+      for (const [n, v] of this.#fields) if (n.toLowerCase() !== "set-cookie") joined.set(n, joined.has(n) ? `${joined.get(n)}, ${v}` : v);
+      for (const [n, v] of joined) cb(v, n);
+      const cookies = this.getSetCookie();
+      if (cookies.length > 0) cb(cookies.join(", "), "set-cookie");
+    }
+    getSetCookie(): string[] {
+      return this.#fields.filter(([n]) => n.toLowerCase() === "set-cookie").map(([, v]) => v);
+    }
+  }
+  class PonyResponse {
+    readonly status: number;
+    readonly statusText: string;
+    readonly headers: PonyHeaders;
+    readonly #chunks: string[] | null;
+    constructor(chunks: string[] | null, status: number, fields: Array<[string, string]>) {
+      this.#chunks = chunks;
+      this.status = status;
+      this.statusText = "Pony";
+      this.headers = new PonyHeaders(fields);
+    }
+    get body(): AsyncIterable<Uint8Array> | null {
+      const chunks = this.#chunks;
+      if (chunks === null) return null;
+      return (async function* () {
+        for (const c of chunks) yield new TextEncoder().encode(c);
+      })();
+    }
+  }
+
+  let s: TestServer;
+  before(async () => {
+    s = await startServer(async (req): Promise<Response> => {
+      const url = new URL(req.url);
+      switch (url.pathname) {
+        case "/redirect":
+          return Response.redirect(new URL("/there", url), 301);
+        case "/error":
+          return Response.error();
+        case "/clone":
+          return new Response("cloned", { headers: { "x-c": "1" } }).clone();
+        case "/pony":
+          return new PonyResponse(["po", "ny"], 202, [["X-Pony", "1"], ["Set-Cookie", "a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT"], ["Set-Cookie", "b=2"]]) as unknown as Response;
+        case "/pony-empty":
+          return new PonyResponse(null, 204, []) as unknown as Response;
+        case "/pony-bad-header":
+          return new PonyResponse(["x"], 200, [["bad name", "1"]]) as unknown as Response;
+        case "/object":
+          return { status: 200 } as unknown as Response;
+        default:
+          return new Response("still serving");
+      }
+    });
+  });
+  after(() => s.close());
+
+  const get = async (target: string) => parseResponses((await raw(s.port, `GET ${target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`)).text)[0]!;
+
+  test("Response.redirect and clones go out as they say", async () => {
+    const r = await get("/redirect");
+    assert.equal(r.status, 301);
+    assert.deepEqual(r.headers["location"], ["http://a/there"]);
+    const c = await get("/clone");
+    assert.equal(c.status, 200);
+    assert.deepEqual(c.headers["x-c"], ["1"]);
+    assert.equal(c.body, "cloned");
+  });
+
+  test("another class's Response: status, reason, headers (each Set-Cookie apart) and a streamed body", async () => {
+    const res = await raw(s.port, "GET /pony HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    const r = parseResponses(res.text)[0]!;
+    assert.match(res.text, /^HTTP\/1\.1 202 Pony\r\n/);
+    assert.deepEqual(r.headers["x-pony"], ["1"]);
+    assert.deepEqual(r.headers["set-cookie"], ["a=1; Expires=Wed, 21 Oct 2026 07:28:00 GMT", "b=2"]);
+    assert.equal(r.body, "pony");
+    const empty = await get("/pony-empty");
+    assert.equal(empty.status, 204);
+    assert.equal(empty.body, "");
+  });
+
+  test("Response.error(), a header name that is no token, and a value that is no Response get a 500; the server goes on", async () => {
+    for (const target of ["/error", "/pony-bad-header", "/object"]) {
+      const r = await get(target);
+      assert.equal(r.status, 500, target);
+    }
+    assert.equal((await get("/")).body, "still serving");
+  });
+});
+
 describe("request.signal", () => {
   let s: TestServer;
   const slowStarted = deferred<Request>();

@@ -91,6 +91,39 @@ const HEADER_CASES: unknown[] = [
   [["x-a", "1"], ["x-a", "2"]], { "x-latin": "caf\xe9" }, { "x-split": "a\r\nx-injected: 1" }, { "x-wide": "\u2028" },
 ];
 
+describe("instanceof Response holds for every Response while LiteResponse is the global", () => {
+  test("Node's own Responses, LiteResponses and subclasses, as without the stand-in", async () => {
+    const Native = globalThis.Response;
+    assert.equal(installLiteResponse(), true);
+    try {
+      const made = [
+        ["Response.redirect", Native.redirect("http://a.test/", 302)],
+        ["Response.error", Native.error()],
+        ["a native clone", new Native("x").clone()],
+        ["a fetch() answer", await fetch("data:text/plain,hi")],
+        ["a lite one", new Response("x")],
+        ["Response.redirect through the global", Response.redirect("http://a.test/", 301)],
+        ["a lite clone", new Response("x").clone()],
+      ] as const;
+      for (const [what, r] of made) {
+        assert.ok(r instanceof Response, `${what} instanceof Response`);
+        assert.ok(r instanceof Native, `${what} instanceof the native Response`);
+      }
+      class Mine extends Response {}
+      const mine = new Mine("m");
+      assert.ok(mine instanceof Mine && mine instanceof Response && mine instanceof Native);
+      assert.equal(new Response("x") instanceof Mine, false, "a subclass keeps the ordinary answer");
+      assert.equal(Native.redirect("http://a.test/", 302) instanceof Mine, false);
+      for (const notOne of [{}, { status: 200, headers: new Headers(), body: null }, null, "x", new Request("http://a.test/")]) {
+        assert.equal(notOne instanceof Response, false, `${String(notOne)} is no Response`);
+      }
+      assert.equal(await mine.text(), "m");
+    } finally {
+      globalThis.Response = Native;
+    }
+  });
+});
+
 describe("oryx sends a LiteResponse as it would the real one", () => {
   let s: TestServer;
   let NativeResponse: typeof Response;

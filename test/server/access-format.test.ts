@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AccessRecord } from "../../src/gateway/exchange.ts";
+import { ConnectionInfo } from "../../src/gateway/info.ts";
 import { AccessFormatError, compileAccessFormat } from "../../src/server/access-format.ts";
 
 // 2026-11-22T10:00:07.250Z
@@ -13,13 +14,7 @@ const STARTED = Date.UTC(2026, 10, 22, 10, 0, 7, 250);
 function record(over: { target?: string; method?: string; headers?: string[]; status?: number; bytes?: number; durationMs?: number; versionMinor?: 0 | 1; remoteAddress?: string; host?: string } = {}): AccessRecord {
   const remoteAddress = over.remoteAddress ?? "10.1.2.3";
   return {
-    info: {
-      remoteAddress,
-      remotePort: 51234,
-      localAddress: "127.0.0.1",
-      localPort: 8888,
-      remoteAddr: { transport: "tcp", hostname: remoteAddress, port: 51234 },
-    },
+    info: new ConnectionInfo("tcp", remoteAddress, 51234, "127.0.0.1", 8888),
     head: {
       method: over.method ?? "GET",
       target: over.target ?? "/a/b?x=1&y=2",
