@@ -24,8 +24,10 @@ export const EXIT = {
 
 // Workers that die before they are ready this many times in a row make the master give up.
 export const MAX_BOOT_FAILURES = 5;
-// A worker gets at least this long to load its app and start accepting.
+// A worker gets at least this long to load its app and start accepting; and at least this much more than
+// --listen-timeout, which it may spend waiting for a module that calls listen() late (it then fails by itself).
 const MIN_BOOT_TIMEOUT_MS = 60_000;
+const BOOT_MARGIN_MS = 30_000;
 
 const HANDLED_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR1"] as const;
 type HandledSignal = (typeof HANDLED_SIGNALS)[number];
@@ -375,7 +377,7 @@ export class Arbiter {
           w.stopDeadline = now + 2000;
           w.proc.kill("SIGKILL");
         }
-      } else if (now - w.bornAt > Math.max(timeout, MIN_BOOT_TIMEOUT_MS)) {
+      } else if (now - w.bornAt > Math.max(timeout, MIN_BOOT_TIMEOUT_MS, this.settings.listenTimeout + BOOT_MARGIN_MS)) {
         this.log.error(`worker ${w.pid} did not get ready in time; killing it`);
         w.proc.kill("SIGKILL");
       }

@@ -29,6 +29,8 @@ export interface OryxConfig {
   workers?: number | "auto";
   /** Heartbeat timeout after which a stuck worker is killed and replaced. */
   timeout?: DurationValue;
+  /** How long a worker waits for a module that calls listen() after it has loaded (or a promised export). */
+  listenTimeout?: DurationValue;
   /** Retire a worker after about this many requests; 0 never. */
   maxRequests?: number;
   /** A random 0..N added to maxRequests per worker. */
@@ -107,6 +109,7 @@ const KINDS = {
   interface: "choice",
   workers: "workers",
   timeout: "duration",
+  listenTimeout: "duration",
   maxRequests: "count",
   maxRequestsJitter: "count",
   workerConnections: "count",

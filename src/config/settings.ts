@@ -27,6 +27,7 @@ export interface Settings {
   interface: "auto" | "fetch" | "node";
   workers: number;
   timeout: number;
+  listenTimeout: number;
   maxRequests: number;
   maxRequestsJitter: number;
   workerConnections: number;
@@ -226,6 +227,11 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "timeout", flag: "timeout", meta: "DURATION", env: "ORYX_TIMEOUT",
     default: 30_000, defaultText: "30s", parse: parseDuration(500, DAY),
     help: "A worker whose event loop does not answer the master's heartbeat for this long (an app stuck in a busy loop) is killed and replaced.",
+  },
+  {
+    key: "listenTimeout", flag: "listen-timeout", meta: "DURATION", env: "ORYX_LISTEN_TIMEOUT",
+    default: 30_000, defaultText: "30s", parse: parseDuration(0, DAY),
+    help: "How long a worker waits for an app that is not ready when its module has loaded: a module with no export that calls listen() later (a NestJS main.ts's bootstrap(), a listen() after a database connects), or a default export that is a promise. A worker still without an app then fails (exit 4); the master allows a booting worker this long plus 30s (and at least 60s) before it kills it. 0 does not wait.",
   },
   {
     key: "maxRequests", flag: "max-requests", meta: "N", env: "ORYX_MAX_REQUESTS",
