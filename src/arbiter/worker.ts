@@ -114,6 +114,8 @@ export async function runWorker(): Promise<void> {
       interface: settings.interface,
       address: appAddress(config.listeners.map((l) => l.url)),
       checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, requestTimeoutMs: settings.requestTimeout }),
+      listenTimeoutMs: settings.listenTimeout,
+      log,
     });
   } catch (err) {
     if (err instanceof AppLoadError) {

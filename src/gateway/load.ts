@@ -1,9 +1,11 @@
 import { existsSync, statSync } from "node:fs";
-import { TS_EXTENSIONS, enableTypeScript } from "../typescript.ts";
 import type http from "node:http";
 import type net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { types } from "node:util";
+import type { Logger } from "../log.ts";
+import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
 import type { FetchHandler } from "./fetch.ts";
 import { captureListen, isHttpServer, serverForListener, type NodeListener } from "./node.ts";
 
@@ -46,7 +48,27 @@ export interface LoadOptions {
   address?: net.AddressInfo | string | null;
   /** How often Node checks a captured server's header and request timeouts. */
   checkingIntervalMs?: number;
+  /**
+   * How long to wait for an app that is not ready once its module has loaded (--listen-timeout): a module with no
+   * export that calls `listen()` later, or an export that is a promise. 30 s unless given.
+   */
+  listenTimeoutMs?: number;
+  /** Where the loader's decisions go (debug), and what it notices about the app's servers (info). */
+  log?: Logger;
 }
+
+const DEFAULT_LISTEN_TIMEOUT_MS = 30_000;
+
+const SILENT: Logger = {
+  debug() {},
+  info() {},
+  warning() {},
+  error() {},
+  critical() {},
+  isEnabled: () => false,
+  reopen() {},
+  close() {},
+};
 
 export const APP_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"] as const;
 
@@ -61,17 +83,31 @@ export function parseAppSpec(text: string): AppSpec {
 /**
  * A TypeScript (or Babel) module compiled to CommonJS, as tsx does for a .ts file outside a `"type": "module"`
  * package, sets `exports.default` beside `__esModule`; `import()` then hands all of `module.exports` over as the
- * default. Its ES exports are what the author wrote, so those are what oryx looks in.
+ * default. Its ES exports are what the author wrote, so those are what oryx looks in: `default` only if it
+ * exported one. A CommonJS module that exports nothing (`module.exports` left an empty object, as in a
+ * `server.js` that only calls `listen()`) has no exports either.
  */
 function esModuleExports(mod: Record<string, unknown>): Record<string, unknown> {
   const cjs = mod.default as Record<string, unknown> | null | undefined;
-  if (cjs !== null && typeof cjs === "object" && cjs.__esModule === true) return { ...mod, ...cjs };
+  if (cjs !== null && typeof cjs === "object" && cjs.__esModule === true) {
+    const { default: _whole, ...named } = mod;
+    return { ...named, ...cjs };
+  }
+  if (Object.keys(mod).length === 1 && isEmptyObject(cjs)) return {};
   return mod;
+}
+
+function isEmptyObject(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return (proto === Object.prototype || proto === null) && Reflect.ownKeys(v).length === 0;
 }
 
 /** Loads the app module relative to `cwd` and finds what to serve in the named export. */
 export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: LoadOptions = {}): Promise<LoadedApp> {
   const choice = opts.interface ?? "auto";
+  const log = opts.log ?? SILENT;
+  const waitMs = opts.listenTimeoutMs ?? DEFAULT_LISTEN_TIMEOUT_MS;
   const file = path.resolve(cwd, spec.module);
   const ext = path.extname(file);
   if (!existsSync(file)) throw new AppLoadError(`cannot find the app module ${spec.module} (looked for ${file})`);
@@ -79,83 +115,386 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
   if (!(APP_EXTENSIONS as readonly string[]).includes(ext)) {
     throw new AppLoadError(`the app module ${spec.module} has extension "${ext}"; oryx loads ${APP_EXTENSIONS.join(" ")}`);
   }
-  if (TS_EXTENSIONS.has(ext)) await enableTypeScript();
-
-  let mod: Record<string, unknown>;
-  let captured: http.Server[];
-  try {
-    // A module may start its own server while loading (`app.listen(3000)`): capture it instead of binding.
-    const r = await captureListen(async () => (await import(pathToFileURL(file).href)) as Record<string, unknown>, opts.address ?? null, opts.checkingIntervalMs ?? 1000);
-    mod = r.value;
-    captured = r.servers;
-  } catch (err) {
-    throw new AppLoadError(`the app module ${spec.module} threw while loading: ${errorSummary(err)}`, err);
-  }
-  mod = esModuleExports(mod);
-  const hasExport = spec.exportName in mod && mod[spec.exportName] !== undefined;
-  if (!hasExport && !(captured.length > 0 && spec.exportName === "default")) {
-    const names = Object.keys(mod);
-    const has = names.length === 0 ? "it exports nothing" : `its exports are: ${names.join(", ")}`;
-    throw new AppLoadError(`the app module ${spec.module} has no export named "${spec.exportName}" (${has})`);
-  }
-  let value = hasExport ? mod[spec.exportName] : undefined;
-  if (isThenable(value)) {
+  let importModule = async (): Promise<Record<string, unknown>> => (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  if (TS_EXTENSIONS.has(ext)) {
+    const loader = chooseTypeScriptLoader(file);
+    log.debug(`TypeScript: ${spec.module} is compiled by ${loader.compiler === "swc" ? "SWC (@swc-node/register)" : "tsx"} (${loader.reason})`);
     try {
-      value = await value;
+      importModule = await prepareTypeScript(file, loader);
     } catch (err) {
-      throw new AppLoadError(`export "${spec.exportName}" of ${spec.module} is a promise that rejected: ${errorSummary(err)}`, err);
+      if (loader.compiler !== "swc") throw err;
+      throw new AppLoadError(`cannot load SWC (@swc-node/register and @swc/core), which compiles ${spec.module} because ${loader.reason}: ${errorSummary(err)}`);
     }
   }
 
-  if (choice !== "node") {
-    const fetch = findFetchHandler(value, choice === "fetch");
-    if (fetch !== null) return { spec, interface: "fetch", fetch };
-    if (choice === "fetch") throw new AppLoadError(`export "${spec.exportName}" of ${spec.module} is ${shape(value)}, not a fetch app (--interface fetch)`);
+  // A module may start its own server (`app.listen(3000)`) while loading or later: capture it instead of binding.
+  const capture = captureListen(opts.address ?? null, opts.checkingIntervalMs ?? 1000, log);
+  try {
+    let mod: Record<string, unknown>;
+    try {
+      mod = esModuleExports(await importModule());
+    } catch (err) {
+      throw new AppLoadError(`the app module ${spec.module} threw while loading: ${errorSummary(err)}`, err);
+    }
+    const capturedServer = (): LoadedApp => ({
+      spec,
+      interface: "node",
+      server: capture.server!,
+      shape: "a server started by the module (listen() was captured)",
+      listening: true,
+    });
+    if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {
+      const names = Object.keys(mod);
+      const has = names.length === 0 ? "exports nothing" : `has no export named "${spec.exportName}" (its exports are: ${names.join(", ")})`;
+      if (spec.exportName !== "default" || choice === "fetch") {
+        throw new AppLoadError(`the app module ${spec.module} has no export named "${spec.exportName}" (${names.length === 0 ? "it exports nothing" : `its exports are: ${names.join(", ")}`})`);
+      }
+      if (capture.server === null) {
+        // No export and no server yet: a module that listens once it has set up (a NestJS main.ts's bootstrap()).
+        log.debug(`${spec.module} ${has} and has not called listen() yet: waiting up to ${seconds(waitMs)} (--listen-timeout) for it to call listen()`);
+        const server = await failOnUnhandledRejection(capture.waitForServer(waitMs), spec);
+        if (server === null) {
+          throw new AppLoadError(`${spec.module} ${names.length === 0 ? "exports nothing oryx can serve" : has} and did not call listen() within ${seconds(waitMs)} (--listen-timeout)`);
+        }
+        log.debug(`${spec.module} called listen() after it loaded: serving that server`);
+      }
+      return capturedServer();
+    }
+
+    const { value } = await settle(mod[spec.exportName], spec, waitMs);
+    if (choice !== "node") {
+      const fetch = findFetchHandler(value, choice === "fetch", log, spec);
+      if (fetch !== null) {
+        if (capture.server !== null) log.debug(`${spec.module} also called listen(); oryx serves its export, and that server is not bound`);
+        return { spec, interface: "fetch", fetch };
+      }
+      if (choice === "fetch") throw new AppLoadError(`export "${spec.exportName}" of ${spec.module} is ${shape(value)}, not a fetch app (--interface fetch)`);
+    }
+    // A server the module started itself carries everything the app set up on it (its upgrade listeners too).
+    if (capture.server !== null) return capturedServer();
+    const node = await findNodeApp(value, choice === "node", log, spec);
+    if (node !== null) return { spec, interface: "node", server: node.server, shape: node.shape, listening: false };
+    throw new AppLoadError(
+      `export "${spec.exportName}" of ${spec.module} is ${shape(value)}; oryx looked for: a fetch app (an object with a ` +
+        `fetch(request) method, like Hono's app), a fetch handler (a function of (request) or (request, info)), a Node ` +
+        `listener (a function of (req, res[, next]), like an Express app), a Koa app (callback()), a Fastify instance, ` +
+        `an http.Server, or a module that calls listen() itself`,
+    );
+  } finally {
+    capture.release();
   }
-  // A server the module started itself carries everything the app set up on it (its upgrade listeners too).
-  if (captured.length > 0) {
-    return { spec, interface: "node", server: captured[0]!, shape: "a server started by the module (listen() was captured)", listening: true };
+}
+
+/**
+ * The export as it will be served. An app shape is taken as it is, even if it has a `then` (itty-router's
+ * AutoRouter answers every property with a function; Fastify instances are thenable). A real promise (top-level
+ * await, an async factory) is awaited; any other thenable too, but neither for longer than --listen-timeout.
+ * The value comes back in a box: an async function that returned it bare would await its `then` itself.
+ */
+async function settle(value: unknown, spec: AppSpec, waitMs: number): Promise<{ value: unknown }> {
+  if (hasAppShape(value) || !isThenable(value)) return { value };
+  const what = `export "${spec.exportName}" of ${spec.module}`;
+  const promise = types.isPromise(value);
+  let timer: NodeJS.Timeout | undefined;
+  const late = Symbol("late");
+  try {
+    const settled = await Promise.race([
+      Promise.resolve(value),
+      new Promise<typeof late>((resolve) => (timer = setTimeout(() => resolve(late), waitMs))),
+    ]);
+    if (settled !== late) return { value: settled };
+  } catch (err) {
+    throw new AppLoadError(`${what} is a promise that rejected: ${errorSummary(err)}`, err);
+  } finally {
+    clearTimeout(timer);
   }
-  const node = await findNodeApp(value, choice === "node");
-  if (node !== null) return { spec, interface: "node", server: node.server, shape: node.shape, listening: false };
   throw new AppLoadError(
-    `export "${spec.exportName}" of ${spec.module} is ${shape(value)}; oryx looked for: a fetch app (an object with a ` +
-      `fetch(request) method, like Hono's app), a fetch handler (a function of at most one parameter), a Node ` +
-      `listener (a function of (req, res[, next]), like an Express app), a Koa app (callback()), a Fastify instance, ` +
-      `an http.Server, or a module that calls listen() itself`,
+    promise
+      ? `${what} is a promise that did not settle within ${seconds(waitMs)} (--listen-timeout); a promise of an object with its own then() (itty-router's AutoRouter) never settles: export the object itself`
+      : `${what} is an object with a then() method but no app's shape, and awaiting it did not settle within ${seconds(waitMs)} (--listen-timeout)`,
   );
 }
 
-function findFetchHandler(value: unknown, forced: boolean): FetchHandler | null {
+/** Whether `value` is something oryx serves as it is (so a `then` on it is not a reason to await it). */
+function hasAppShape(value: unknown): boolean {
+  if (typeof value === "function") return true;
+  if (value === null || typeof value !== "object") return false;
+  const v = value as { fetch?: unknown; callback?: unknown };
+  return typeof v.fetch === "function" || isHttpServer(value) || isFastify(value) || typeof v.callback === "function";
+}
+
+function isFastify(value: unknown): value is { ready: () => Promise<unknown>; server: http.Server } {
+  const v = value as { routing?: unknown; ready?: unknown; server?: unknown };
+  return typeof v.routing === "function" && typeof v.ready === "function" && isHttpServer(v.server);
+}
+
+/**
+ * Waits for `p`, but an unhandled rejection meanwhile (a `bootstrap()` that failed before its listen()) ends the
+ * wait with that error: plain Node would have stopped there too. Meanwhile the rejection is this wait's to
+ * report, so the process's other listeners (the worker's "unhandled promise rejection" log) stand aside.
+ */
+async function failOnUnhandledRejection<T>(p: Promise<T>, spec: AppSpec): Promise<T> {
+  const others = process.listeners("unhandledRejection");
+  let onRejection: ((reason: unknown) => void) | undefined;
+  const rejected = new Promise<never>((_, reject) => {
+    onRejection = (reason) => reject(new AppLoadError(`${spec.module} failed before it called listen(): ${errorSummary(reason)}`, reason));
+  });
+  process.removeAllListeners("unhandledRejection");
+  process.on("unhandledRejection", onRejection!);
+  try {
+    return await Promise.race([p, rejected]);
+  } finally {
+    process.off("unhandledRejection", onRejection!);
+    for (const l of others) process.on("unhandledRejection", l);
+  }
+}
+
+function findFetchHandler(value: unknown, forced: boolean, log: Logger, spec: AppSpec): FetchHandler | null {
   if (value !== null && (typeof value === "object" || typeof value === "function")) {
     const app = value as { fetch?: unknown };
     if (typeof app.fetch === "function") {
       const method = app.fetch as (this: unknown, ...args: unknown[]) => Response | PromiseLike<Response>;
+      log.debug(`export "${spec.exportName}" of ${spec.module}: an object with a fetch method: a fetch app`);
       // Called as a method, so an app that uses `this` (Hono's app.fetch does) keeps it.
       return (request, info) => method.call(app, request, info);
     }
   }
-  if (typeof value === "function" && (value.length <= 1 || forced) && !isHttpServer(value)) return value as FetchHandler;
-  return null;
+  if (typeof value !== "function" || isHttpServer(value)) return null;
+  if (forced) return value as FetchHandler;
+  const kind = classifyFunction(value);
+  log.debug(`export "${spec.exportName}" of ${spec.module}: a function served as ${kind.kind === "fetch" ? "a fetch handler" : "a Node listener"}: ${kind.why}`);
+  return kind.kind === "fetch" ? (value as FetchHandler) : null;
 }
 
-async function findNodeApp(value: unknown, forced: boolean): Promise<{ server: http.Server; shape: string } | null> {
+async function findNodeApp(value: unknown, forced: boolean, log: Logger, spec: AppSpec): Promise<{ server: http.Server; shape: string } | null> {
   if (isHttpServer(value)) return { server: value, shape: "an http.Server" };
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return null;
-  const v = value as { routing?: unknown; ready?: unknown; server?: unknown; callback?: unknown };
   // Fastify: its own server, once ready, routes through every hook and plugin as under fastify.listen().
-  if (typeof v.routing === "function" && typeof v.ready === "function" && isHttpServer(v.server)) {
-    await (v.ready as () => Promise<unknown>).call(value);
-    return { server: v.server, shape: "a Fastify instance" };
+  if (isFastify(value)) {
+    await value.ready();
+    return { server: value.server, shape: "a Fastify instance" };
   }
+  const v = value as { callback?: unknown };
   // Koa: app.callback() is its (req, res) listener.
   if (typeof v.callback === "function" && typeof value === "object") {
     return { server: serverForListener((v.callback as () => NodeListener).call(value)), shape: "a Koa app" };
   }
-  if (typeof value === "function" && (value.length >= 2 || forced)) {
-    return { server: serverForListener(value as NodeListener), shape: "a Node (req, res) listener" };
+  if (typeof value !== "function") return null;
+  if (forced) return { server: serverForListener(value as NodeListener), shape: "a Node (req, res) listener" };
+  const kind = classifyFunction(value);
+  if (kind.kind !== "node") return null;
+  // Taken for a listener only because nothing said otherwise: if it is a fetch handler after all, its requests
+  // get a 500 and the log says what to do, instead of hanging (or throwing in the worker).
+  const guess = kind.ambiguous ? { why: kind.why, log } : undefined;
+  if (kind.ambiguous) log.debug(`export "${spec.exportName}" of ${spec.module}: ${kind.why}`);
+  return { server: serverForListener(value as NodeListener, guess), shape: "a Node (req, res) listener" };
+}
+
+// ─── functions: fetch handler or Node listener ──────────────────────────────────────────────────────────────
+
+/** Second-parameter names that mean a Node listener `(req, res)` (compared lowercase, leading underscores off). */
+const NODE_NAMES = new Set(["res", "response", "resp", "reply", "serverresponse"]);
+/** Second-parameter names that mean a fetch handler `(request, info)`: Deno's info, Bun's server, Workers' env. */
+const FETCH_NAMES = new Set(["info", "ctx", "context", "env", "server", "conninfo", "conn"]);
+
+export interface FunctionKind {
+  kind: "fetch" | "node";
+  /** Why, for the debug log. */
+  why: string;
+  /** Decided by default (two parameters whose names say nothing): the 500-with-a-hint safety net applies. */
+  ambiguous: boolean;
+}
+
+/**
+ * Tells a fetch handler from a Node listener, in this order: Express and Connect apps (functions with `use` and
+ * `handle`) are Node; three or more declared parameters are Node (`(req, res, next)`); a second parameter named
+ * like a response (res, response, resp, reply, serverResponse) is Node, one named like the fetch handler's
+ * second argument (info, ctx, context, env, server, connInfo, conn) is fetch; at most one declared parameter is
+ * fetch; anything else (`(e, t)` of minified code, a destructured second parameter) is Node by default.
+ */
+export function classifyFunction(fn: Function): FunctionKind {
+  const f = fn as Function & { use?: unknown; handle?: unknown };
+  if (typeof f.use === "function" && typeof f.handle === "function") {
+    return { kind: "node", why: "it has use() and handle(), as Express and Connect apps do", ambiguous: false };
+  }
+  if (fn.length >= 3) return { kind: "node", why: `it declares ${fn.length} parameters, as (req, res, next)`, ambiguous: false };
+  const params = parameterNames(fn);
+  const second = params?.[1];
+  if (typeof second === "string") {
+    // Leading underscores (unused), and the digits esbuild appends to a name that shadows another (info2).
+    const name = second.replace(/^_+/, "").replace(/\d+$/, "").toLowerCase();
+    if (NODE_NAMES.has(name)) return { kind: "node", why: `its second parameter is named ${second}`, ambiguous: false };
+    if (FETCH_NAMES.has(name)) return { kind: "fetch", why: `its second parameter is named ${second}`, ambiguous: false };
+  }
+  if (fn.length <= 1) return { kind: "fetch", why: `it declares ${fn.length === 0 ? "no parameters" : "one parameter"}`, ambiguous: false };
+  const names = params === null ? "whose names oryx could not read" : `(${params.map((p) => p ?? "{…}").join(", ")})`;
+  return {
+    kind: "node",
+    why: `it declares two parameters ${names}, which do not say whether it is (req, res) or (request, info): taken for (req, res)`,
+    ambiguous: true,
+  };
+}
+
+/**
+ * The declared parameter names of a function, from its source text (`Function.prototype.toString`): arrows,
+ * `function`, async, generators and methods; a default value is skipped, a destructured parameter is null.
+ * Null when the source cannot be read this way (native or bound functions, classes, unusual syntax).
+ */
+export function parameterNames(fn: Function): Array<string | null> | null {
+  let src: string;
+  try {
+    src = Function.prototype.toString.call(fn);
+  } catch {
+    return null;
+  }
+  // Native and bound functions show no parameters: `function max() { [native code] }`.
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(src)) return null;
+  let i = skipSpace(src, 0);
+  const word = (w: string, at: number): boolean => src.startsWith(w, at) && !isIdentifierChar(src[at + w.length]);
+  if (word("class", i)) return null;
+  if (word("async", i)) {
+    const j = skipSpace(src, i + 5);
+    // `async => …` is an arrow whose parameter is named async.
+    if (!src.startsWith("=>", j)) i = j;
+  }
+  if (word("function", i)) {
+    i = skipSpace(src, i + 8);
+    if (src[i] === "*") i = skipSpace(src, i + 1);
+    const name = identifierAt(src, i);
+    if (name !== null) i = skipSpace(src, i + name.length);
+  } else if (src[i] !== "(") {
+    // `x => …`, or a method: `name(…) { … }`, `*name(…)`.
+    if (src[i] === "*") i = skipSpace(src, i + 1);
+    const name = identifierAt(src, i);
+    if (name === null) return null;
+    const j = skipSpace(src, i + name.length);
+    if (src.startsWith("=>", j)) return [name];
+    i = j;
+  }
+  if (src[i] !== "(") return null;
+  const parts = splitParameters(src, i);
+  if (parts === null) return null;
+  const names: Array<string | null> = [];
+  for (const raw of parts) {
+    let p = raw.trim();
+    if (p === "") continue; // a trailing comma
+    if (p.startsWith("...")) p = p.slice(3).trim();
+    if (p.startsWith("{") || p.startsWith("[")) {
+      names.push(null);
+      continue;
+    }
+    const name = identifierAt(p, 0);
+    if (name === null) return null;
+    const after = p.slice(name.length).trim();
+    if (after !== "" && !after.startsWith("=")) return null;
+    names.push(name);
+  }
+  return names;
+}
+
+/** The top-level, comma-separated parts between the parenthesis at `open` and its match, comments left out. */
+function splitParameters(src: string, open: number): string[] | null {
+  const parts: string[] = [];
+  let current = "";
+  let depth = 0;
+  let i = open;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (c === "/" && src[i + 1] === "/") {
+      const end = src.indexOf("\n", i);
+      if (end < 0) return null;
+      i = end;
+      continue;
+    }
+    if (c === "/" && src[i + 1] === "*") {
+      const end = src.indexOf("*/", i + 2);
+      if (end < 0) return null;
+      i = end + 2;
+      current += " ";
+      continue;
+    }
+    if (c === '"' || c === "'" || c === "`") {
+      const end = skipString(src, i);
+      if (end < 0) return null;
+      current += src.slice(i, end);
+      i = end;
+      continue;
+    }
+    if (c === "(" || c === "[" || c === "{") {
+      depth++;
+      if (depth > 1) current += c;
+    } else if (c === ")" || c === "]" || c === "}") {
+      depth--;
+      if (depth === 0) {
+        parts.push(current);
+        return parts;
+      }
+      current += c;
+    } else if (c === "," && depth === 1) {
+      parts.push(current);
+      current = "";
+    } else {
+      current += c;
+    }
+    i++;
   }
   return null;
+}
+
+/** The index just past the string or template literal starting at `i`, or -1. */
+function skipString(src: string, i: number): number {
+  const quote = src[i]!;
+  let j = i + 1;
+  while (j < src.length) {
+    const c = src[j]!;
+    if (c === "\\") {
+      j += 2;
+      continue;
+    }
+    if (c === quote) return j + 1;
+    if (quote === "`" && c === "$" && src[j + 1] === "{") {
+      // A substitution: skip to its matching brace, strings within included.
+      let depth = 1;
+      j += 2;
+      while (j < src.length && depth > 0) {
+        const d = src[j]!;
+        if (d === '"' || d === "'" || d === "`") {
+          j = skipString(src, j);
+          if (j < 0) return -1;
+          continue;
+        }
+        if (d === "{") depth++;
+        else if (d === "}") depth--;
+        j++;
+      }
+      continue;
+    }
+    j++;
+  }
+  return -1;
+}
+
+function skipSpace(src: string, i: number): number {
+  for (;;) {
+    while (i < src.length && /\s/.test(src[i]!)) i++;
+    if (src.startsWith("//", i)) {
+      const end = src.indexOf("\n", i);
+      i = end < 0 ? src.length : end;
+    } else if (src.startsWith("/*", i)) {
+      const end = src.indexOf("*/", i + 2);
+      i = end < 0 ? src.length : end + 2;
+    } else {
+      return i;
+    }
+  }
+}
+
+function identifierAt(src: string, i: number): string | null {
+  return /^[A-Za-z_$][\w$]*/.exec(src.slice(i, i + 256))?.[0] ?? null;
+}
+
+function isIdentifierChar(c: string | undefined): boolean {
+  return c !== undefined && /[\w$]/.test(c);
 }
 
 function shape(value: unknown): string {
@@ -169,6 +508,10 @@ function shape(value: unknown): string {
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as { then?: unknown }).then === "function";
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function errorSummary(err: unknown): string {

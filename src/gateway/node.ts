@@ -28,8 +28,90 @@ export interface NodeLimits {
 }
 
 /** Makes an http.Server for a plain listener, with oryx's limits. */
-export function serverForListener(listener: NodeListener): http.Server {
-  return http.createServer(listener);
+export function serverForListener(listener: NodeListener, guess?: GuessedListener): http.Server {
+  return http.createServer(guess === undefined ? listener : guarded(listener, guess));
+}
+
+/** A function oryx took for a Node listener although its declared parameters did not say so, `(e, t)`. */
+export interface GuessedListener {
+  /** Why it was taken for a listener, for the error log. */
+  why: string;
+  log: Logger;
+}
+
+/**
+ * A guessed listener that throws or rejects (a fetch handler's `new URL(request.url)` throws on a Node
+ * request's bare path) answers 500 instead of taking the worker down or leaving the request hanging, and the
+ * error log says what oryx assumed. A value it resolves to is passed on (a Response is the gateway's business).
+ */
+function guarded(listener: NodeListener, guess: GuessedListener): NodeListener {
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void => {
+    guess.log.error(
+      `the app threw while serving ${req.method} ${req.url}; oryx took it for a Node (req, res) listener (${guess.why}): if it is a fetch handler (request, info), run it with --interface fetch`,
+      err,
+    );
+    answer500(res);
+  };
+  return function (this: unknown, req: http.IncomingMessage, res: http.ServerResponse): unknown {
+    let returned: unknown;
+    try {
+      returned = (listener as (this: unknown, ...args: unknown[]) => unknown).call(this, req, res);
+    } catch (err) {
+      fail(req, res, err);
+      return undefined;
+    }
+    if (returned instanceof Promise) {
+      return returned.then(
+        (v: unknown) => v,
+        (err: unknown) => {
+          fail(req, res, err);
+          return undefined;
+        },
+      );
+    }
+    return returned;
+  } as NodeListener;
+}
+
+let warnedFetchShaped = false;
+
+/**
+ * The safety net under the shape rules: a listener served as a Node app that returns a fetch Response (or a
+ * promise of one) is a fetch handler oryx took for a listener. Nothing would ever answer its request: it gets a
+ * 500 at once, and the error log says so, once per process.
+ */
+function checkReturned(returned: unknown, res: http.ServerResponse, log: Logger): void {
+  if (isResponseLike(returned)) {
+    answerFetchShaped(res, log);
+  } else if (returned instanceof Promise) {
+    // No rejection handler: a rejection is reported as unhandled exactly as it was without this check.
+    void returned.then((v: unknown) => {
+      if (isResponseLike(v)) answerFetchShaped(res, log);
+    });
+  }
+}
+
+/** A fetch Response, or anything shaped like one: a numeric status and a headers object. */
+function isResponseLike(v: unknown): boolean {
+  if (v === null || typeof v !== "object") return false;
+  const r = v as { status?: unknown; headers?: unknown };
+  return typeof r.status === "number" && r.headers !== null && typeof r.headers === "object";
+}
+
+function answerFetchShaped(res: http.ServerResponse, log: Logger): void {
+  if (res.headersSent || res.writableEnded) return;
+  if (!warnedFetchShaped) {
+    warnedFetchShaped = true;
+    log.error("the app returned a Response: it looks like a fetch handler (request, info); run it with --interface fetch");
+  }
+  answer500(res);
+}
+
+function answer500(res: http.ServerResponse): void {
+  if (res.headersSent || res.writableEnded) return;
+  const body = "Internal Server Error\n";
+  res.writeHead(500, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**
@@ -69,7 +151,10 @@ export function adoptServer(
         return;
       }
       if (!guardBody(req, res, limits.maxBodyBytes)) return;
-      for (const listener of appListeners) listener.call(server, req, res);
+      for (const listener of appListeners) {
+        const returned: unknown = listener.call(server, req, res);
+        if (returned !== undefined) checkReturned(returned, res, log);
+      }
     });
   }
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
@@ -191,21 +276,47 @@ export function checkingInterval(limits: Pick<NodeLimits, "headerTimeoutMs" | "r
   return Math.min(1000, Math.max(50, Math.floor(Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs) / 4)));
 }
 
+/** What the loader sees of `listen()` calls while it captures them (see `captureListen`). */
+export interface ListenCapture {
+  /** The first http.Server whose listen() was captured: the one oryx serves. */
+  readonly server: http.Server | null;
+  /** The captured server once there is one, or null if none comes within `ms`. `listen()` stays captured meanwhile. */
+  waitForServer(ms: number): Promise<http.Server | null>;
+  /** Puts `net.Server.prototype.listen` back (later calls bind for real). Idempotent. */
+  release(): void;
+}
+
 /**
- * Runs `load` while `listen()` on any http.Server is captured instead of binding: the server is recorded,
- * its listen callback runs (asynchronously, as a real listen's would), and `address()` reports oryx's first
- * address. So `app.listen(3000)` in a module starts its app without taking port 3000.
+ * Captures `listen()` on http.Servers until released: the first server to listen is recorded, its listen
+ * callback runs (asynchronously, as a real listen's would), `address()` reports oryx's first address and it is
+ * never bound, so `app.listen(3000)` in a module starts its app without taking port 3000. Once the module has
+ * loaded, the loader may keep capturing for a while (a NestJS `bootstrap()` listens after an `await`), and
+ * releases the capture as soon as it has its server. A listen() on another server meanwhile (a metrics server on
+ * its own port) binds as the app asked, and the log says so.
  */
-export async function captureListen<T>(
-  load: () => Promise<T>,
-  address: net.AddressInfo | string | null,
-  checkingIntervalMs: number,
-): Promise<{ value: T; servers: http.Server[] }> {
-  const servers: http.Server[] = [];
+export function captureListen(address: net.AddressInfo | string | null, checkingIntervalMs: number, log?: Logger): ListenCapture {
   const original = net.Server.prototype.listen;
-  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]): net.Server {
-    if (!(this instanceof http.Server)) return original.apply(this, args as Parameters<typeof original>);
-    servers.push(this);
+  let served: http.Server | null = null;
+  let released = false;
+  let waiter: ((server: http.Server | null) => void) | null = null;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (net.Server.prototype.listen === patched) net.Server.prototype.listen = original;
+  };
+  const patched = function (this: net.Server, ...args: unknown[]): net.Server {
+    if (!(this instanceof http.Server) || released) return original.apply(this, args as Parameters<typeof original>);
+    if (served !== null && this !== served) {
+      const asked = describeListen(args);
+      this.once("listening", () => {
+        const a = this.address();
+        const where = a === null ? asked : typeof a === "string" ? a : `${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}`;
+        log?.info(`the app started a second server (listen(${asked})): it listens on ${where} itself, as the app asked; oryx serves the first one`);
+      });
+      return original.apply(this, args as Parameters<typeof original>);
+    }
+    const first = served === null;
+    served = this;
     const cb = args.find((a): a is () => void => typeof a === "function");
     if (cb !== undefined) this.once("listening", cb);
     const server = this as http.Server & { address: () => net.AddressInfo | string | null };
@@ -214,14 +325,48 @@ export async function captureListen<T>(
     // Read by Node when 'listening' starts its connection tracking: the timeouts must be checked often enough.
     (server as TrackedServer).connectionsCheckingInterval = checkingIntervalMs;
     setImmediate(() => this.emit("listening"));
+    // Captured after the module loaded: the loader takes it and releases the capture.
+    if (first && waiter !== null) waiter(this);
     return this;
   } as typeof original;
-  try {
-    const value = await load();
-    return { value, servers };
-  } finally {
-    net.Server.prototype.listen = original;
+  net.Server.prototype.listen = patched;
+  return {
+    get server() {
+      return served;
+    },
+    waitForServer(ms) {
+      if (served !== null || released) return Promise.resolve(served);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          waiter = null;
+          release();
+          resolve(served);
+        }, ms);
+        waiter = (s) => {
+          clearTimeout(timer);
+          waiter = null;
+          resolve(s);
+        };
+      });
+    },
+    release,
+  };
+}
+
+/** A listen() call's arguments as the app wrote them, for the log: `3000`, `0, "127.0.0.1"`, `{ port: 9464 }`. */
+function describeListen(args: unknown[]): string {
+  const shown: string[] = [];
+  for (const a of args) {
+    if (typeof a === "function") break;
+    if (typeof a === "number") shown.push(String(a));
+    else if (typeof a === "string") shown.push(JSON.stringify(a));
+    else if (a !== null && typeof a === "object") {
+      const o = a as { port?: unknown; host?: unknown; path?: unknown };
+      const parts = (["port", "host", "path"] as const).filter((k) => o[k] !== undefined).map((k) => `${k}: ${JSON.stringify(o[k])}`);
+      shown.push(`{ ${parts.join(", ")} }`);
+    }
   }
+  return shown.join(", ");
 }
 
 /** An exported or captured server's Fastify, Koa … shapes are recognised by the loader; this one is plain. */
