@@ -1,5 +1,5 @@
 import type { Logger } from "../log.ts";
-import type { ConnectionInfo, Exchange, RequestHandler } from "./exchange.ts";
+import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
 import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
 
@@ -90,6 +90,10 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
     return;
   }
+  if (typeof (res as Partial<NodeResponseSource>)._toNodeResponse === "function") {
+    sendNodeResponseParts(ex, res as ResponseLike & NodeResponseSource, log);
+    return;
+  }
   const status = res.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
     const what = status === 0 ? "Response.error() (a network error, status 0)" : `a Response with status ${String(status)}`;
@@ -101,6 +105,9 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     cancelBody(res);
     return;
   }
+  // The body before the headers: a lazy class may settle its headers only when its body is asked for (srvx's
+  // NodeResponse, in h3, adds a string body's content-type then, as undici's constructor does).
+  const body = res.body;
   let headers: string[];
   try {
     headers = flattenHeaders(res.headers);
@@ -110,7 +117,6 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     return;
   }
   const statusText = typeof res.statusText === "string" ? res.statusText : "";
-  const body = res.body;
   if (body === null || body === undefined) {
     ex.respond(status, statusText, headers, null);
     return;
@@ -126,6 +132,47 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     return;
   }
   void streamBody(ex, status, statusText, headers, reader, log);
+}
+
+/**
+ * srvx's lazy Response (h3 v2 answers with it) hands a Node server its parts without building a web stream:
+ * `_toNodeResponse()`, which srvx's own Node adapter calls. oryx calls it too, so an h3 app's responses go out
+ * exactly as under srvx (its content-type for a string body included) and as cheaply.
+ */
+interface NodeResponseSource {
+  _toNodeResponse(): { status: number; statusText?: string; headers: unknown[]; body?: unknown };
+}
+
+function sendNodeResponseParts(ex: Exchange, res: ResponseLike & NodeResponseSource, log: Logger): void {
+  const status = res.status;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    appFailed(ex, new TypeError(`the handler resolved to a Response with status ${String(status)}, which cannot be sent`), log);
+    return;
+  }
+  let parts: ReturnType<NodeResponseSource["_toNodeResponse"]>;
+  const headers: string[] = [];
+  try {
+    parts = res._toNodeResponse();
+    const flat = parts.headers;
+    for (let i = 0; i + 1 < flat.length; i += 2) pushChecked(headers, flat[i], flat[i + 1]);
+  } catch (err) {
+    appFailed(ex, err, log);
+    return;
+  }
+  const body = parts.body;
+  const statusText = typeof parts.statusText === "string" ? parts.statusText : "";
+  if (ex.closed) {
+    if (body !== null && typeof body === "object") cancelBody({ body });
+    return;
+  }
+  if (body === null || body === undefined) ex.respond(status, statusText, headers, null);
+  else if (typeof body === "string") ex.respond(status, statusText, headers, asciiText(body) ?? Buffer.from(body, "utf8"));
+  else if (body instanceof Uint8Array) ex.respond(status, statusText, headers, body);
+  else {
+    const reader = readerOf(body);
+    if (reader === null) appFailed(ex, new TypeError(`the Response's body is ${describeValue(body)}, not a stream`), log);
+    else void streamBody(ex, status, statusText, headers, reader, log);
+  }
 }
 
 /** What oryx reads of a Response (the Fetch standard's interface), whichever class made it. */
@@ -285,17 +332,21 @@ function flattenHeaders(h: HeadersLike): string[] {
   }
   const cookies = typeof h.getSetCookie === "function" ? h.getSetCookie() : null;
   const add = (value: unknown, key: unknown): void => {
-    const name = String(key).toLowerCase();
-    if (!HEADER_NAME.test(name)) throw new TypeError(`the response has a header named ${JSON.stringify(String(key))}, which is not a field name`);
-    if (name === "set-cookie" && cookies !== null) return;
-    const text = String(value).trim();
-    if (UNSENDABLE_VALUE.test(text) || /[\r\n\0]/.test(text)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
-    out.push(name, text);
+    if (cookies === null || String(key).toLowerCase() !== "set-cookie") pushChecked(out, key, value);
   };
   if (typeof h.forEach === "function") h.forEach(add);
   else for (const [name, value] of h as Iterable<[string, string]>) add(value, name);
   if (cookies !== null) pushCookies(out, cookies);
   return out;
+}
+
+/** Adds a field that no Headers object has checked: its name must be a token, its value sendable. */
+function pushChecked(out: string[], key: unknown, value: unknown): void {
+  const name = String(key).toLowerCase();
+  if (!HEADER_NAME.test(name)) throw new TypeError(`the response has a header named ${JSON.stringify(String(key))}, which is not a field name`);
+  const text = String(value).trim();
+  if (UNSENDABLE_VALUE.test(text) || /[\r\n\0]/.test(text)) throw new TypeError(`the response header ${name} holds a character that cannot be sent`);
+  out.push(name, text);
 }
 
 function pushCookies(out: string[], cookies: readonly string[]): void {
