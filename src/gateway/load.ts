@@ -146,6 +146,11 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
     if (!(spec.exportName in mod) || mod[spec.exportName] === undefined) {
       const names = Object.keys(mod);
       const has = names.length === 0 ? "exports nothing" : `has no export named "${spec.exportName}" (its exports are: ${names.join(", ")})`;
+      // An export that could be served means the default was forgotten (or another was meant): say so at once.
+      const servable = names.filter((n) => hasAppShape(mod[n]) || types.isPromise(mod[n]));
+      if (capture.server === null && spec.exportName === "default" && servable.length > 0) {
+        throw new AppLoadError(`the app module ${spec.module} ${has}; to serve one, name it: ${servable.map((n) => `${spec.module}:${n}`).join(" or ")}`);
+      }
       if (spec.exportName !== "default" || choice === "fetch") {
         throw new AppLoadError(`the app module ${spec.module} has no export named "${spec.exportName}" (${names.length === 0 ? "it exports nothing" : `its exports are: ${names.join(", ")}`})`);
       }

@@ -48,22 +48,27 @@ async function fetchBody(app: LoadedApp, url: string): Promise<{ status: number;
   return { status: res.status, body: await res.text() };
 }
 
-const servers = new Set<http.Server>();
+const servers = new Set<net.Server>();
 after(async () => {
   for (const s of servers) {
-    s.closeAllConnections();
+    if (s instanceof http.Server) s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
   }
 });
 
-/** A Node app's server with the Node gateway's guard (adoptServer, as a worker wires it), listening on 127.0.0.1:0. */
+/**
+ * A Node app served as a worker serves it: its http.Server gets oryx's guard (adoptServer) and never listens; a
+ * plain TCP server on 127.0.0.1:0 hands it each socket.
+ */
 async function serveNode(app: LoadedApp, logs: string[]): Promise<number> {
   assert.equal(app.interface, "node");
   if (app.interface !== "node") throw new Error("unreachable");
-  adoptServer(app.server, nodeLimits(defaultSettings()), createLogger("debug", (l) => logs.push(l)), false, null);
+  const handOff = adoptServer(app.server, nodeLimits(defaultSettings()), createLogger("debug", (l) => logs.push(l)), !app.listening, null);
+  const front = net.createServer((socket) => handOff.take(socket));
   servers.add(app.server);
-  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
-  return (app.server.address() as net.AddressInfo).port;
+  servers.add(front);
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  return (front.address() as net.AddressInfo).port;
 }
 
 /** One GET, bounded (a request that hangs fails the test). */
@@ -201,6 +206,24 @@ describe("a module that calls listen() after it has loaded", () => {
       return true;
     });
     assert.equal(net.Server.prototype.listen, original);
+  });
+
+  test("exports of plain data only: still waited for, and its server served", async () => {
+    const app = await load("test/fixtures/late-with-config.ts");
+    assert.equal(app.interface, "node");
+    const port = await serveNode(app, []);
+    assert.deepEqual(await get(port, "/"), { status: 200, body: "configured" });
+  });
+
+  test("no default but a named export of an app's shape: an error at once that names it, no wait", async () => {
+    await assert.rejects(load("test/fixtures/named-no-default.ts", { listenTimeoutMs: 60_000 }), (err: unknown) => {
+      assert.ok(err instanceof AppLoadError);
+      assert.equal(
+        err.message,
+        'the app module test/fixtures/named-no-default.ts has no export named "default" (its exports are: app, version); to serve one, name it: test/fixtures/named-no-default.ts:app',
+      );
+      return true;
+    });
   });
 
   test("--interface fetch does not wait for listen()", async () => {
