@@ -227,7 +227,7 @@ export function helpText(version: string, cwd: string = process.cwd()): string {
     "  EXPORT  the export to serve (default: default)",
     "",
     "Apps: oryx tells the two kinds apart by the export's shape (--interface fetch|node forces one).",
-    "  fetch apps  an object with a fetch(request, info) method, or a function (request) => Response:",
+    "  fetch apps  an object with a fetch(request, info) method, or a function (request[, info]) => Response:",
     "              a plain fetch handler, Hono, h3, Elysia, GraphQL Yoga, itty-router",
     "  Node apps   a (req, res) app on Node's http: Express, Koa, Fastify, Connect, an http.Server, a",
     "              NestJS main.ts, or any module that calls listen() itself (oryx serves it on its own",

@@ -185,7 +185,6 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) headers.push(raw[i]!.toLowerCase(), raw[i + 1]!);
     const socket = req.socket;
-    const remoteAddress = socket.remoteAddress ?? "";
     onAccess({
       info: socketInfo(socket),
       head: {
