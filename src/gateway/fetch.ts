@@ -126,7 +126,14 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     ex.respond(status, statusText, headers, known);
     return;
   }
-  const reader = readerOf(body);
+  let reader: BodyReader | null;
+  try {
+    // A body already read, or locked by a reader the app took, cannot be sent: getReader() throws.
+    reader = readerOf(body);
+  } catch (err) {
+    appFailed(ex, new TypeError(`the Response's body cannot be read (was it read or locked already?): ${(err as Error).message}`), log);
+    return;
+  }
   if (reader === null) {
     appFailed(ex, new TypeError(`the Response's body is ${describeValue(body)}, not a ReadableStream`), log);
     return;
@@ -169,7 +176,13 @@ function sendNodeResponseParts(ex: Exchange, res: ResponseLike & NodeResponseSou
   else if (typeof body === "string") ex.respond(status, statusText, headers, asciiText(body) ?? Buffer.from(body, "utf8"));
   else if (body instanceof Uint8Array) ex.respond(status, statusText, headers, body);
   else {
-    const reader = readerOf(body);
+    let reader: BodyReader | null = null;
+    try {
+      reader = readerOf(body);
+    } catch (err) {
+      appFailed(ex, err, log);
+      return;
+    }
     if (reader === null) appFailed(ex, new TypeError(`the Response's body is ${describeValue(body)}, not a stream`), log);
     else void streamBody(ex, status, statusText, headers, reader, log);
   }
