@@ -1,4 +1,5 @@
 import type net from "node:net";
+import { inspect } from "node:util";
 
 /** Where a connection's peer is, as Bun's `server.requestIP(request)` answers it. */
 export interface SocketAddress {
@@ -7,57 +8,123 @@ export interface SocketAddress {
   readonly port: number;
 }
 
+/** The connection's facts as plain data: what `JSON.stringify(info)` and `console.log(info)` show. */
+export interface ConnectionFacts {
+  remoteAddress: string;
+  remotePort: number;
+  remoteFamily: "IPv4" | "IPv6" | "";
+  localAddress: string;
+  localPort: number;
+  remoteAddr: { transport: "tcp" | "unix"; hostname: string; port: number };
+}
+
 /**
  * The facts of the connection a request arrived on: the fetch handler's second argument. One object answers
  * every way the fetch ecosystem reads it, so an app's helper works unchanged:
  * - oryx's own fields and Deno's `info.remoteAddr` (`Deno.serve`'s handler info);
  * - Bun's `server.requestIP(request)` (Hono's `hono/bun` getConnInfo calls it on the second argument);
  * - @hono/node-server's `env.incoming.socket` (its getConnInfo reads the peer from there).
- * The facts are own data fields, so `JSON.stringify(info)`, a spread and `console.log` show them; the shapes
- * borrowed from other servers live on the prototype and cost nothing until read.
+ *
+ * The addresses are read from the socket only when first asked (Node keeps what the kernel answered): most apps
+ * never ask, and an idle keep-alive connection then holds no addresses (measured: reading them for every
+ * connection cost about 0.3 KiB per idle connection). So the fields are getters; `toJSON()` and the inspector
+ * show them as plain data, and `toJSON()` is the way to a plain copy (`{ ...info }` copies no getters).
  */
 export class ConnectionInfo {
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  /** "IPv4" or "IPv6"; "" on a Unix socket. */
-  readonly remoteFamily: "IPv4" | "IPv6" | "";
-  readonly localAddress: string;
-  readonly localPort: number;
-  /** Deno's shape of the peer's address. */
-  readonly remoteAddr: { readonly transport: "tcp" | "unix"; readonly hostname: string; readonly port: number };
+  readonly #transport: "tcp" | "unix";
+  readonly #socket: net.Socket | null;
+  /** The client when another than the peer names it (a PROXY header, a trusted proxy); else null. */
+  readonly #client: { readonly address: string; readonly port: number } | null;
+  /** A Unix socket's path (its local address). */
+  readonly #path: string;
 
-  constructor(transport: "tcp" | "unix", remoteAddress: string, remotePort: number, localAddress: string, localPort: number) {
-    this.remoteAddress = remoteAddress;
-    this.remotePort = remotePort;
-    this.remoteFamily = transport === "unix" || remoteAddress === "" ? "" : remoteAddress.includes(":") ? "IPv6" : "IPv4";
-    this.localAddress = localAddress;
-    this.localPort = localPort;
-    this.remoteAddr = { transport, hostname: remoteAddress, port: remotePort };
+  private constructor(transport: "tcp" | "unix", socket: net.Socket | null, client: { address: string; port: number } | null, path: string) {
+    this.#transport = transport;
+    this.#socket = socket;
+    this.#client = client;
+    this.#path = path;
+  }
+
+  /** A TCP connection's facts, read from its socket when asked. */
+  static ofSocket(socket: net.Socket): ConnectionInfo {
+    return new ConnectionInfo("tcp", socket, null, "");
+  }
+
+  /** A TCP connection whose client is another than its peer (its PROXY header named it). */
+  static ofProxied(address: string, port: number, socket: net.Socket): ConnectionInfo {
+    return new ConnectionInfo("tcp", socket, { address, port }, "");
+  }
+
+  /** The facts of `conn` for one request whose client a trusted proxy names: the client's, the local side's. */
+  static ofForwarded(address: string, port: number, conn: ConnectionInfo): ConnectionInfo {
+    return new ConnectionInfo("tcp", conn.#socket, { address, port }, conn.#path);
+  }
+
+  /** A Unix-socket connection: its peer has no address; the local address is the socket's path. */
+  static ofUnix(path: string): ConnectionInfo {
+    // The path is never "" (a Unix listener has one), which is how the getters tell it is one.
+    return new ConnectionInfo("unix", null, null, path);
+  }
+
+  /** Facts given as they are (tests, tools). */
+  static of(remoteAddress: string, remotePort: number, localAddress: string, localPort: number): ConnectionInfo {
+    const fixed = { localAddress, localPort } as net.Socket;
+    return new ConnectionInfo("tcp", fixed, { address: remoteAddress, port: remotePort }, "");
+  }
+
+  get remoteAddress(): string {
+    if (this.#client !== null) return this.#client.address;
+    return this.#transport === "unix" ? "" : (this.#socket?.remoteAddress ?? "");
+  }
+
+  get remotePort(): number {
+    if (this.#client !== null) return this.#client.port;
+    return this.#transport === "unix" ? 0 : (this.#socket?.remotePort ?? 0);
+  }
+
+  /** "IPv4" or "IPv6"; "" on a Unix socket. */
+  get remoteFamily(): "IPv4" | "IPv6" | "" {
+    const address = this.remoteAddress;
+    return this.#transport === "unix" || address === "" ? "" : address.includes(":") ? "IPv6" : "IPv4";
+  }
+
+  get localAddress(): string {
+    return this.#path !== "" ? this.#path : (this.#socket?.localAddress ?? "");
+  }
+
+  get localPort(): number {
+    return this.#path !== "" ? 0 : (this.#socket?.localPort ?? 0);
+  }
+
+  /** Deno's shape of the peer's address. */
+  get remoteAddr(): ConnectionFacts["remoteAddr"] {
+    return { transport: this.#transport, hostname: this.remoteAddress, port: this.remotePort };
   }
 
   /** Bun's `server.requestIP(request)`: the peer of the connection, or null on a Unix socket. */
   requestIP(_request?: Request): SocketAddress | null {
-    if (this.remoteFamily === "") return null;
-    return { address: this.remoteAddress, family: this.remoteFamily, port: this.remotePort };
+    const family = this.remoteFamily;
+    if (family === "") return null;
+    return { address: this.remoteAddress, family, port: this.remotePort };
   }
 
   /** @hono/node-server's `env.incoming`, as far as reading the peer goes (`incoming.socket.remoteAddress`). */
   get incoming(): { socket: { remoteAddress: string; remotePort: number; remoteFamily: string } } {
     return { socket: { remoteAddress: this.remoteAddress, remotePort: this.remotePort, remoteFamily: this.remoteFamily } };
   }
-}
 
-/** The facts of a TCP socket as the socket reports them (Node asks the kernel once and keeps the answer). */
-export function socketInfo(socket: net.Socket): ConnectionInfo {
-  return new ConnectionInfo("tcp", socket.remoteAddress ?? "", socket.remotePort ?? 0, socket.localAddress ?? "", socket.localPort ?? 0);
-}
+  toJSON(): ConnectionFacts {
+    return {
+      remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
+      remoteFamily: this.remoteFamily,
+      localAddress: this.localAddress,
+      localPort: this.localPort,
+      remoteAddr: this.remoteAddr,
+    };
+  }
 
-/** A TCP connection whose client is another than its peer (a PROXY header or a trusted proxy named it). */
-export function namedClientInfo(address: string, port: number, local: { readonly localAddress?: string; readonly localPort?: number }): ConnectionInfo {
-  return new ConnectionInfo("tcp", address, port, local.localAddress ?? "", local.localPort ?? 0);
-}
-
-/** A Unix-socket connection: its peer has no address; the local address is the socket's path. */
-export function unixInfo(path: string): ConnectionInfo {
-  return new ConnectionInfo("unix", "", 0, path, 0);
+  [inspect.custom](_depth: number, options: object): string {
+    return `ConnectionInfo ${inspect(this.toJSON(), options)}`;
+  }
 }

@@ -2,7 +2,7 @@ import http from "node:http";
 import net from "node:net";
 import type { Logger } from "../log.ts";
 import type { AccessRecord } from "./exchange.ts";
-import { socketInfo } from "./info.ts";
+import { ConnectionInfo } from "./info.ts";
 
 /**
  * The Node gateway: apps written against Node's `(req, res)` interface (Express, Koa, Fastify, Connect, plain
@@ -186,7 +186,7 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
     for (let i = 0; i < raw.length; i += 2) headers.push(raw[i]!.toLowerCase(), raw[i + 1]!);
     const socket = req.socket;
     onAccess({
-      info: socketInfo(socket),
+      info: ConnectionInfo.ofSocket(socket),
       head: {
         method: req.method ?? "",
         target: req.url ?? "",

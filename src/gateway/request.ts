@@ -309,7 +309,7 @@ function lazyRequestsWork(): boolean {
       method: "POST", target: "/probe?x=1", versionMinor: 1 as const, headers: ["host", "probe.invalid", "x-probe", "1"],
       host: "probe.invalid", framing: "none" as const, contentLength: 0, keepAlive: true, expectContinue: false,
     };
-    const ex = { head, info: new ConnectionInfo("tcp", "", 0, "", 0), body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
+    const ex = { head, info: ConnectionInfo.of("", 0, "", 0), body: null, onAbort: null, scheme: "http", forwardedHost: null } as unknown as Exchange;
     const lazy = new LazyRequest(ex, requestUrl(ex)!) as unknown as Request;
     const copy = new Request(lazy, { headers: { "x-copy": "1" } });
     return (

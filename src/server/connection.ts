@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import type { AccessRecord, AsciiText, BodySink, ConnectionInfo, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
+import type { AccessRecord, AsciiText, BodySink, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
 import {
   CONTINUE_100,
   ChunkedDecoder,
@@ -15,7 +15,7 @@ import {
   type RequestHead,
   type ResponseFraming,
 } from "../http/index.ts";
-import { namedClientInfo, socketInfo } from "../gateway/info.ts";
+import { ConnectionInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
 import { readForwarded } from "./forwarded.ts";
 import type { TrustedPeers } from "./trust.ts";
@@ -193,12 +193,9 @@ export class Connection {
     this.arm(Timer.Header, opts.headerTimeoutMs);
   }
 
-  /**
-   * Built when a request first needs it, not at accept: a connection that never makes a request holds no
-   * addresses (nor did accepting it cost a getpeername and a getsockname).
-   */
+  /** Made when a request first needs it; it reads the addresses only when asked (see ConnectionInfo). */
   get info(): ConnectionInfo {
-    return (this.known ??= socketInfo(this.socket));
+    return (this.known ??= ConnectionInfo.ofSocket(this.socket));
   }
 
   private static onSocketData(this: Socket, chunk: Buffer): void {
@@ -796,7 +793,7 @@ export class ConnExchange implements Exchange, RequestBody {
       const view = readForwarded(head.headers, peers);
       if (view !== null && conn.trustsPeer()) {
         if (view.client !== null) {
-          this.info = namedClientInfo(view.client.address, view.client.port, conn.info);
+          this.info = ConnectionInfo.ofForwarded(view.client.address, view.client.port, conn.info);
         }
         if (view.scheme !== null) this.scheme = view.scheme;
         this.forwardedHost = view.host;

@@ -5,7 +5,7 @@ import type { Bind } from "../config/settings.ts";
 import { bindText, ListenError } from "./errors.ts";
 
 export { bindText, ListenError };
-import { namedClientInfo, unixInfo } from "../gateway/info.ts";
+import { ConnectionInfo } from "../gateway/info.ts";
 import { Connection, type ConnectionOptions, type Origin } from "./connection.ts";
 import { PREAMBLE_REFUSAL, readPreamble } from "./preamble.ts";
 import type { TrustedPeers } from "./trust.ts";
@@ -279,7 +279,7 @@ export class Server {
       return;
     }
     const origin = this.origins[arrival.listener.transport];
-    const info = source !== null ? namedClientInfo(source.address, source.port, socket) : arrival.listener.transport === "unix" ? unixInfo(arrival.listener.name) : null;
+    const info = source !== null ? ConnectionInfo.ofProxied(source.address, source.port, socket) : arrival.listener.transport === "unix" ? ConnectionInfo.ofUnix(arrival.listener.name) : null;
     const conn = new Connection(socket, info, this.opts.connection, origin, arrival.trusted);
     this.connections.add(conn);
     conn.owner = this;

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import { inspect } from "node:util";
 import { after, before, describe, test } from "node:test";
 import type { ConnectionInfo } from "../../src/gateway/exchange.ts";
 import app from "../../examples/hono.ts";
@@ -270,14 +271,16 @@ describe("the connection info (second argument)", () => {
 });
 
 describe("the connection info as other servers' helpers read it", () => {
-  test("JSON shows its facts; Bun's requestIP and @hono/node-server's incoming.socket name the client", async () => {
+  test("JSON and console.log show its facts; Bun's requestIP and @hono/node-server's incoming.socket name the client", async () => {
     let json = "";
     let viaBun: unknown = null;
     let viaNode: unknown = null;
+    let shown = "";
     const s = await startServer((req, i) => {
       json = JSON.stringify(i);
       viaBun = i.requestIP(req);
       viaNode = { ...i.incoming.socket };
+      shown = inspect(i);
       return new Response("ok");
     });
     try {
@@ -295,6 +298,7 @@ describe("the connection info as other servers' helpers read it", () => {
       });
       assert.deepEqual(viaBun, { address: "127.0.0.1", family: "IPv4", port: c.localPort });
       assert.deepEqual(viaNode, { remoteAddress: "127.0.0.1", remotePort: c.localPort, remoteFamily: "IPv4" });
+      assert.match(shown, new RegExp(`remoteAddress: '127\\.0\\.0\\.1',\\s+remotePort: ${c.localPort},`), "console.log shows the facts");
     } finally {
       await s.close();
     }

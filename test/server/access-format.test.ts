@@ -14,7 +14,7 @@ const STARTED = Date.UTC(2026, 10, 22, 10, 0, 7, 250);
 function record(over: { target?: string; method?: string; headers?: string[]; status?: number; bytes?: number; durationMs?: number; versionMinor?: 0 | 1; remoteAddress?: string; host?: string } = {}): AccessRecord {
   const remoteAddress = over.remoteAddress ?? "10.1.2.3";
   return {
-    info: new ConnectionInfo("tcp", remoteAddress, 51234, "127.0.0.1", 8888),
+    info: ConnectionInfo.of(remoteAddress, 51234, "127.0.0.1", 8888),
     head: {
       method: over.method ?? "GET",
       target: over.target ?? "/a/b?x=1&y=2",
