@@ -57,9 +57,39 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
 }
 
 function appFailed(ex: Exchange, err: unknown, log: Logger): void {
+  if (ex.aborted) {
+    // The client went away (an upload cut short, a reader that left): the app's failure is its consequence,
+    // not an application error, and nobody is left to answer.
+    clientWentAway(ex, err, log);
+    return;
+  }
   log.error(`the app failed on ${ex.head.method} ${ex.head.target}`, err);
   ex.fail(500);
 }
+
+/**
+ * A line at info, without a stack, for a client that left before its response was complete; at most
+ * GONE_PER_SECOND lines a second, then one line counting the rest, so that a flood of aborted uploads cannot
+ * fill the log (a line with a stack each was 94 MB in 3 minutes of such traffic).
+ */
+function clientWentAway(ex: Exchange, err: unknown, log: Logger): void {
+  const now = Date.now();
+  if (now - gone.windowStart >= 1000) {
+    if (gone.suppressed > 0) log.info(`${gone.suppressed} more clients went away before their responses were complete`);
+    gone.windowStart = now;
+    gone.shown = 0;
+    gone.suppressed = 0;
+  }
+  if (gone.shown < GONE_PER_SECOND) {
+    gone.shown++;
+    const why = err instanceof Error ? err.message : String(err);
+    log.info(`a client went away before its response to ${ex.head.method} ${ex.head.target} was complete (${why})`);
+  } else {
+    gone.suppressed++;
+  }
+}
+const GONE_PER_SECOND = 5;
+const gone = { windowStart: 0, shown: 0, suppressed: 0 };
 
 /**
  * Sends what the app answered. Any Response is sent as its `status`, `statusText`, `headers` and `body` say:

@@ -51,8 +51,10 @@ export function requestUrl(ex: Exchange): string | null {
     }
     return url;
   }
-  // absolute-form (RFC 9112 §3.2.2: its authority wins over Host)
-  return serializeUrl(ex.scheme, "", target, target);
+  // absolute-form (RFC 9112 §3.2.2: its authority wins over Host). Its scheme is only what the client claims: the
+  // URL's is the connection's (or a trusted proxy's), so a plain-TCP client cannot make request.url say https.
+  const rest = target.slice(target.indexOf("://"));
+  return serializeUrl(ex.scheme, "", target, `${ex.scheme}${rest}`);
 }
 
 // The last URL built from an origin-form target, and what from: the same URL asked again (a client polling, a

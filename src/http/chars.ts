@@ -18,8 +18,13 @@ export const TCHAR = table(
 /** field-vchar, SP and HTAB (RFC 9110 §5.5): what a field value may hold. obs-text (0x80-0xFF) is kept. */
 export const FIELD_VALUE = table((c) => c === 0x09 || (c >= 0x20 && c <= 0x7e) || c >= 0x80);
 
-/** What a request-target may hold: visible ASCII only (no spaces, no controls, no raw non-ASCII). */
-export const TARGET = table((c) => c >= 0x21 && c <= 0x7e);
+/**
+ * What a request-target may hold: visible ASCII only (no spaces, no controls, no raw non-ASCII), and neither
+ * "#" nor "\\": a fragment is never sent (RFC 9112 §3.2; RFC 3986 §3.5), and a backslash is no URI character
+ * (RFC 3986 §2) that the WHATWG URL parser would read as "/" in an http URL, so the app's `new URL()` and a proxy
+ * or access rule before it would see different paths.
+ */
+export const TARGET = table((c) => c >= 0x21 && c <= 0x7e && c !== 0x23 && c !== 0x5c);
 
 /** What a chunk extension may hold (names, values, quoted strings, BWS): no controls but HTAB. */
 export const CHUNK_EXT = FIELD_VALUE;

@@ -159,6 +159,15 @@ describe("the Request the app receives", () => {
     assert.equal(s.seen.at(-1)!.url, "http://example.com/x?y=1");
   });
 
+  test("an absolute-form target's scheme is the connection's: https:// over plain TCP is not believed", async () => {
+    const r = await raw(s.port, "GET https://example.com/x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+    assert.equal(onlyResponse(r.text).status, 200);
+    assert.equal(s.seen.at(-1)!.url, "http://example.com/x");
+    const r2 = await raw(s.port, "GET HTTPS://example.com:443/y HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+    assert.equal(onlyResponse(r2.text).status, 200);
+    assert.equal(s.seen.at(-1)!.url, "http://example.com:443/y");
+  });
+
   test("method and headers, with repeated headers combined as fetch does", async () => {
     const r = await raw(
       s.port,
@@ -299,6 +308,36 @@ describe("the connection info as other servers' helpers read it", () => {
       assert.deepEqual(viaBun, { address: "127.0.0.1", family: "IPv4", port: c.localPort });
       assert.deepEqual(viaNode, { remoteAddress: "127.0.0.1", remotePort: c.localPort, remoteFamily: "IPv4" });
       assert.match(shown, new RegExp(`remoteAddress: '127\\.0\\.0\\.1',\\s+remotePort: ${c.localPort},`), "console.log shows the facts");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("a client that goes away is not an application error", () => {
+  test("uploads cut short: one line at info each, no stack, and no more than 5 a second plus a count", async () => {
+    const s = await startServer(async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
+    try {
+      const cut = (): Promise<void> =>
+        new Promise((resolve) => {
+          const c = net.connect(s.port, "127.0.0.1", () => {
+            c.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n${"x".repeat(5000)}`);
+            setTimeout(() => c.destroy(), 50);
+          });
+          c.on("close", () => resolve());
+          c.on("error", () => {});
+        });
+      await sleep(1100); // the limit's window is per process: start one of our own
+      await Promise.all(Array.from({ length: 12 }, cut));
+      await sleep(1100);
+      await cut(); // a new second: the count of the ones left out comes first
+      await sleep(100);
+      const gone = s.logs.filter((l) => /went away/.test(l));
+      assert.equal(s.logs.filter((l) => /\[ERROR\]/.test(l)).length, 0, s.logs.join("\n"));
+      assert.ok(gone.every((l) => /\[INFO\]/.test(l)), gone.join("\n"));
+      assert.equal(gone.filter((l) => /a client went away before its response to POST \/upload/.test(l)).length, 6, gone.join("\n"));
+      assert.ok(gone.some((l) => /^.*7 more clients went away/.test(l)), gone.join("\n"));
+      assert.ok(!s.logs.some((l) => /\n\s+at /.test(l)), "no stack");
     } finally {
       await s.close();
     }

@@ -260,6 +260,10 @@ describe("refusals (default limits)", () => {
       ["target with DEL", "GET /a\x7fb HTTP/1.1"],
       ["target with a non-ASCII byte", "GET /caf\xe9 HTTP/1.1"],
       ["target with a NUL", "GET /a\x00 HTTP/1.1"],
+      ["target with a fragment", "GET /a#frag HTTP/1.1"],
+      ["target that is only a fragment after the path", "GET /# HTTP/1.1"],
+      ["target with a backslash", "GET /a\\..\\admin HTTP/1.1"],
+      ["absolute-form target with a backslash", "GET http://a/b\\c HTTP/1.1"],
       ["empty method", " / HTTP/1.1"],
     ];
     for (const [name, line] of cases) {
