@@ -28,6 +28,11 @@ export interface ConnectionOptions {
   keepAliveTimeoutMs: number;
   /** Longest a request body may stall: no byte while oryx is reading it. */
   bodyTimeoutMs: number;
+  /**
+   * Longest a response may wait for the client to read (no write progress: the kernel took none of what is queued);
+   * then the connection is destroyed. 0: no limit.
+   */
+  sendTimeoutMs?: number;
   /** Server header value, or "" for none. */
   serverHeader: string;
   handler: RequestHandler;
@@ -93,8 +98,16 @@ const EPOCH = Date.now();
 export const DRAIN_MAX_BYTES = 256 * 1024;
 export const DRAIN_MAX_MS = 5_000;
 // After a refusal or a `Connection: close` response, oryx half-closes and keeps discarding what the client still
-// sends for up to this long, so the client reads the answer instead of a reset (lingering close, as nginx does).
+// sends for up to this long once its last byte has left, so the client reads the answer instead of a reset
+// (lingering close, as nginx does).
 export const LINGER_MS = 2_000;
+// When a server stops, a kept-alive connection idle between requests gets this long (from its last response) for
+// a request that may already be on its way, which is then served with `Connection: close`: a client sending back
+// to back always has one in flight when the stop comes. One idle longer than this closes at once, with care.
+export const IDLE_GRACE_MS = 500;
+// A connection must have waited this long for its head (or idle between requests) before it may be closed to make
+// room for a new one at --worker-connections: a client sends a head in one round trip, a slowloris never finishes.
+export const EVICT_AFTER_MS = 1_000;
 // Bodies up to this size are copied next to their head and written with it as one buffer.
 const COALESCE_MAX_BYTES = 16 * 1024;
 // A response written at once (not collected with a batch) is assembled in this one buffer, shared by every
@@ -127,6 +140,33 @@ const enum Timer {
   Body,
   Drain,
   Linger,
+  /** Output is waiting for the client to read it (--send-timeout). */
+  Send,
+  /** Shutting down: a kept-alive connection's last wait for a request already on its way (IDLE_GRACE_MS). */
+  Grace,
+  /** Not a queued timeout: a close of a connection that looked idle, carried out after the next read (closeIdle). */
+  IdleCheck,
+}
+
+/** Where each connection with a send timeout armed stood when it was armed (see `sentMark`); none for the others. */
+const sendMarks = new WeakMap<Connection, number>();
+
+type Internals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: Socket };
+
+/**
+ * How far a socket's output has got: bytes handed to libuv minus those libuv still holds, so it grows exactly by
+ * what the kernel accepted. (Node's own `bufferSize` getter reads the same writeQueueSize.) A TLS socket adds its
+ * underlying TCP socket's, where the encrypted bytes wait.
+ */
+function sentMark(socket: Socket): number {
+  const s = socket as unknown as Internals;
+  let mark = (s._bytesDispatched ?? 0) - (s._handle?.writeQueueSize ?? 0);
+  const parent = s._parent;
+  if (parent !== undefined) {
+    const p = parent as unknown as Internals;
+    mark += (p._bytesDispatched ?? 0) - (p._handle?.writeQueueSize ?? 0);
+  }
+  return mark;
 }
 
 /**
@@ -220,13 +260,21 @@ export class Connection {
   }
 
   /**
-   * Graceful shutdown: a kept-alive connection idle between requests closes now; a busy one closes after its
-   * current response. A connection that has not yet sent its first request was accepted to be served: its
-   * request is read (within the header timeout) and answered with `Connection: close`.
+   * Graceful shutdown: every response from now on carries `Connection: close`, and the connection closes after it.
+   * A kept-alive connection idle between requests is not simply closed: the last response let its client keep
+   * it, so a request may be on its way (a client sending back to back always has one), and closing now would lose
+   * it, or answer it with a reset. It waits until IDLE_GRACE_MS after its last response; a request that comes is
+   * served with `Connection: close`; then it closes with care (`closeIdle`). A connection that has not yet sent
+   * its first request was accepted to be served: its request is read (within the header timeout) and answered
+   * the same way.
    */
   shutdown(): void {
     this.shuttingDown = true;
-    if (this.phase === Phase.Idle && this.requests > 0 && this.pending === null && !this.inProcess) this.closeQuietly();
+    if (this.phase !== Phase.Idle || this.requests === 0 || this.timerKind !== Timer.KeepAlive) return;
+    const idleFor = Date.now() - EPOCH - (this.deadline - this.opts.keepAliveTimeoutMs);
+    if (idleFor >= IDLE_GRACE_MS) this.closeIdle();
+    // What is left of the grace, in steps of 50 ms: one timeout queue per duration, so a handful of queues.
+    else this.arm(Timer.Grace, Math.ceil((IDLE_GRACE_MS - idleFor) / 50) * 50);
   }
 
   /** True when the peer is one of --forwarded-allow-ips (asked of the socket once, and only if it matters). */
@@ -273,7 +321,7 @@ export class Connection {
     if (out === null) {
       if (text === "") return;
       this.outText = "";
-      this.socket.write(text, "latin1");
+      if (!this.socket.write(text, "latin1")) this.blocked();
       return;
     }
     this.out = null;
@@ -281,7 +329,7 @@ export class Connection {
       this.outText = "";
       out.push(Buffer.from(text, "latin1"));
     }
-    this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out));
+    if (!this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.blocked();
   }
 
   /** Adds bytes to the collected output, after any text collected before them. */
@@ -369,7 +417,7 @@ export class Connection {
 
   private bodyComplete(ex: ConnExchange): void {
     ex.bodyDone = true;
-    if (this.timerKind === Timer.Body || this.timerKind === Timer.Drain) this.arm(Timer.None, 0);
+    if (this.timerKind === Timer.Body || this.timerKind === Timer.Drain) this.armOutput();
     const sink = ex.sink;
     ex.sink = null;
     sink?.end();
@@ -417,6 +465,7 @@ export class Connection {
   }
 
   private onDrain(): void {
+    if (this.timerKind === Timer.Send && this.phase !== Phase.Closing) this.sendDone();
     const waiters = this.drainWaiters;
     if (waiters === null) return;
     this.drainWaiters = null;
@@ -474,7 +523,7 @@ export class Connection {
       // ASCII text: head and body are one latin1 string, one buffer.
       ex.bytes += body.length;
       if (this.batching) this.outText += s + body;
-      else socket.write(s + body, "latin1");
+      else if (!socket.write(s + body, "latin1")) this.blocked();
     } else if (body !== null && body.length > 0) {
       ex.bytes += body.length;
       if (body.length <= COALESCE_MAX_BYTES) {
@@ -485,30 +534,95 @@ export class Connection {
           this.collect(assemble(Buffer.allocUnsafe(n), s, body));
         } else if (n <= SCRATCH_BYTES) {
           // Written at once: the shared scratch buffer, unless a write still holds it (see below).
-          socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n));
+          if (!socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n))) this.blocked();
           // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
           // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
           if (socket.writableLength !== 0) scratch = null;
-        } else {
-          socket.write(assemble(Buffer.allocUnsafe(n), s, body));
+        } else if (!socket.write(assemble(Buffer.allocUnsafe(n), s, body))) {
+          this.blocked();
         }
       } else {
         this.flushOut();
         socket.cork();
         socket.write(s, "latin1");
-        socket.write(body);
+        if (!socket.write(body)) this.blocked();
         socket.uncork();
       }
     } else if (this.batching) {
       this.outText += s;
-    } else {
-      socket.write(s, "latin1");
+    } else if (!socket.write(s, "latin1")) {
+      this.blocked();
     }
   }
 
   writeRaw(data: Uint8Array | string): boolean {
     this.flushOut();
-    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
+    const ok = typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
+    if (!ok) this.blocked();
+    return ok;
+  }
+
+  // ─── the send timeout ────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A write left more queued than the socket's high-water mark: the client may have stopped reading. The send
+   * timeout starts, unless it runs already (its deadline is not pushed back by more writes); 'drain' ends it.
+   */
+  private blocked(): void {
+    if (this.timerKind === Timer.Send || this.phase === Phase.Closed) return;
+    if ((this.opts.sendTimeoutMs ?? 0) > 0) this.armSend();
+  }
+
+  private armSend(): void {
+    sendMarks.set(this, sentMark(this.socket));
+    this.arm(Timer.Send, this.opts.sendTimeoutMs!);
+  }
+
+  /** Output is flowing again (or gone): the timeout the phase has without pending output. */
+  private sendDone(): void {
+    switch (this.phase) {
+      case Phase.Active: {
+        const ex = this.ex;
+        if (ex !== null && !ex.bodyDone && ex.flowing) this.arm(Timer.Body, this.opts.bodyTimeoutMs);
+        else this.arm(Timer.None, 0);
+        return;
+      }
+      case Phase.Draining:
+        this.arm(Timer.Drain, DRAIN_MAX_MS);
+        return;
+      case Phase.Idle:
+        if (this.shuttingDown) this.arm(Timer.Grace, IDLE_GRACE_MS);
+        else this.arm(Timer.KeepAlive, this.opts.keepAliveTimeoutMs);
+        return;
+      case Phase.Head:
+        this.arm(Timer.Header, this.opts.headerTimeoutMs);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The body's timeout ended (read, or paused by the app): the send timeout if output is waiting, else none. */
+  private armOutput(): void {
+    if (this.socket.writableNeedDrain && (this.opts.sendTimeoutMs ?? 0) > 0) this.armSend();
+    else this.arm(Timer.None, 0);
+  }
+
+  /** The send timeout passed: if the kernel took any of the output meanwhile, wait again; else the client is gone. */
+  private sendExpired(): void {
+    const socket = this.socket;
+    const mark = sentMark(socket);
+    if (mark !== sendMarks.get(this)) {
+      this.armSend();
+      return;
+    }
+    const waiting = socket.writableLength + ((socket as unknown as Internals)._handle?.writeQueueSize ?? 0);
+    if (waiting === 0 && this.phase !== Phase.Closing) {
+      this.sendDone();
+      return;
+    }
+    this.opts.log.debug(`closing a connection: its client read nothing of the response for ${this.opts.sendTimeoutMs! / 1000}s (--send-timeout)`);
+    socket.destroy();
   }
 
   /** The response is complete: log it, then drain, close, or go on to the next request. */
@@ -539,11 +653,10 @@ export class Connection {
     this.ex = null;
     this.parser.reset();
     this.phase = Phase.Idle;
-    if (this.shuttingDown && this.pending === null) {
-      this.closeGracefully();
-      return;
-    }
-    this.arm(Timer.KeepAlive, this.opts.keepAliveTimeoutMs);
+    // Also when shutting down: the response just sent let the client keep the connection, so its next request
+    // may already be on its way. It is served, with `Connection: close` (see `shutdown`).
+    if (this.shuttingDown) this.arm(Timer.Grace, IDLE_GRACE_MS);
+    else this.arm(Timer.KeepAlive, this.opts.keepAliveTimeoutMs);
     if (!this.inProcess) this.resumeInput();
   }
 
@@ -556,7 +669,7 @@ export class Connection {
 
   /** Called by the exchange when the app's body stream is full. */
   bodyPaused(): void {
-    if (this.timerKind === Timer.Body) this.arm(Timer.None, 0);
+    if (this.timerKind === Timer.Body) this.armOutput();
   }
 
   drainedTooMuch(): void {
@@ -619,25 +732,94 @@ export class Connection {
     this.closeGracefully();
   }
 
-  /** Half-closes after what was written, then discards input until the client closes or LINGER_MS passes. */
+  /**
+   * Half-closes after what was written (FIN, never a reset), then discards input until the client closes, or
+   * LINGER_MS after the last byte left (until then the send timeout bounds a client that does not read).
+   */
   closeGracefully(): void {
     if (this.phase === Phase.Closing || this.phase === Phase.Closed) return;
     this.phase = Phase.Closing;
     this.pending = null;
-    this.arm(Timer.Linger, LINGER_MS);
     this.flushOut();
-    this.socket.end();
+    const socket = this.socket;
+    socket.end();
+    if (socket.writableLength > 0 && (this.opts.sendTimeoutMs ?? 0) > 0) {
+      this.armSend();
+      socket.once("finish", Connection.onClosingFinish);
+    } else {
+      this.arm(Timer.Linger, LINGER_MS);
+    }
     if (this.clientEnded) {
       // Nothing more can arrive: close once our bytes are out.
-      this.socket.once("finish", () => this.socket.destroy());
+      socket.once("finish", () => socket.destroy());
     }
-    this.socket.resume();
+    socket.resume();
   }
 
-  private closeQuietly(): void {
-    this.phase = Phase.Closing;
+  private static onClosingFinish(this: Socket): void {
+    const conn = (this as OwnedSocket)[OWNER];
+    if (conn.phase === Phase.Closing) conn.arm(Timer.Linger, LINGER_MS);
+  }
+
+  /**
+   * Closes a connection that looks idle (its keep-alive or first-head wait is over), with care: a request whose
+   * bytes are already in the socket's receive queue must be served, not answered with a reset. The timer that
+   * decided this runs before the event loop polls for I/O, so the close is carried out after the poll
+   * (setImmediate): bytes that had arrived are read first, and a request they start is served (with `Connection:
+   * close` when shutting down). Then a half-close and a lingering read (closeGracefully), never destroy(), which
+   * makes Linux send RST when unread bytes sit in the kernel's buffer.
+   */
+  private closeIdle(): void {
     this.arm(Timer.None, 0);
-    this.socket.destroy();
+    this.timerKind = Timer.IdleCheck;
+    setImmediate(Connection.onIdleCheck, this);
+  }
+
+  private static onIdleCheck(conn: Connection): void {
+    // Any byte read meanwhile re-armed the timer (header, then none): the connection is in use again.
+    if (conn.timerKind !== Timer.IdleCheck) return;
+    conn.timerKind = Timer.None;
+    if (conn.phase === Phase.Idle && conn.pending === null) conn.closeGracefully();
+  }
+
+  // ─── making room (--worker-connections) ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * The connection that can best be closed to make room for a new one, among those of `owner`: the one that has
+   * waited longest for its request head (a slowloris, or a socket that never sent a byte), else the one idle
+   * longest between requests; either only if it has waited at least EVICT_AFTER_MS. Null if none. Both waits are
+   * timeout queues in arm order, so the oldest is at the front (a few entries of other servers in this process,
+   * or of another timeout with the same duration, are stepped over).
+   */
+  static victim(owner: object, opts: ConnectionOptions): Connection | null {
+    const now = Date.now() - EPOCH;
+    return (
+      Connection.oldestIn(timeoutQueues.get(opts.headerTimeoutMs), Timer.Header, opts.headerTimeoutMs, owner, now) ??
+      Connection.oldestIn(timeoutQueues.get(opts.keepAliveTimeoutMs), Timer.KeepAlive, opts.keepAliveTimeoutMs, owner, now)
+    );
+  }
+
+  private static oldestIn(q: TimeoutQueue | undefined, kind: Timer, ms: number, owner: object, now: number): Connection | null {
+    let steps = 0;
+    for (let c = q?.head ?? null; c !== null && steps < 64; c = c.timeoutNext, steps++) {
+      if (c.timerKind !== kind || c.owner !== owner) continue;
+      if (c.phase !== Phase.Idle && c.phase !== Phase.Head) continue;
+      // Armed at deadline - ms; the queue is in arm order, so every later entry is younger still.
+      return now - (c.deadline - ms) >= EVICT_AFTER_MS ? c : null;
+    }
+    return null;
+  }
+
+  /**
+   * Closed to make room: a half-received head gets 503 (the server is full) and a lingering close; a connection
+   * that sent nothing, or is idle between requests, just the lingering close.
+   */
+  evict(): void {
+    if (this.phase === Phase.Head && this.parser.started) {
+      this.opts.log.debug(`closing a connection from ${this.info.remoteAddress} that is still sending its request head, to make room (--worker-connections)`);
+      this.writeRaw(simpleResponse(503, true, this.opts.serverHeader));
+    }
+    this.closeGracefully();
   }
 
   /**
@@ -707,12 +889,16 @@ export class Connection {
       case Timer.Header:
         if (this.parser.started && this.phase === Phase.Head) {
           this.refuse(new HttpError(408, "HEAD_TIMEOUT", "the request head did not arrive in time"));
-        } else {
-          this.closeQuietly();
+        } else if (this.phase === Phase.Idle) {
+          this.closeIdle();
         }
         return;
       case Timer.KeepAlive:
-        if (this.phase === Phase.Idle) this.closeQuietly();
+      case Timer.Grace:
+        if (this.phase === Phase.Idle) this.closeIdle();
+        return;
+      case Timer.Send:
+        this.sendExpired();
         return;
       case Timer.Body:
         if (this.phase === Phase.Active && this.ex !== null && !this.ex.bodyDone) {

@@ -6,7 +6,7 @@ import { bindText, ListenError } from "./errors.ts";
 
 export { bindText, ListenError };
 import { ConnectionInfo } from "../gateway/info.ts";
-import { Connection, type ConnectionOptions, type Origin } from "./connection.ts";
+import { Connection, EVICT_AFTER_MS, type ConnectionOptions, type Origin } from "./connection.ts";
 import { PREAMBLE_REFUSAL, readPreamble } from "./preamble.ts";
 import type { TrustedPeers } from "./trust.ts";
 import { clearStaleSocket } from "./unix.ts";
@@ -42,7 +42,11 @@ export interface ServerOptions {
   proxyProtocol?: boolean;
   /** File mode of Unix sockets this server creates (single-process use). */
   unixSocketMode?: number;
-  /** Most connections held at once; at the limit the listeners are closed (see `onAcceptPaused`). */
+  /**
+   * Most connections held at once. A connection accepted over it makes room by closing the connection that has
+   * waited longest for its request head (a slowloris), else the one idle longest between requests (each only after
+   * a second of waiting: see Connection.victim). With neither, the listeners are closed (see `onAcceptPaused`).
+   */
   maxConnections?: number;
   /** Called when the server stopped accepting at its limit, and again (with false) when it has room again. */
   onAcceptPaused?: (paused: boolean) => void;
@@ -78,8 +82,11 @@ export class Server {
   private readonly opts: ServerOptions;
   private readonly listeners: net.Server[] = [];
   readonly connections = new Set<Connection>();
-  /** Sockets accepted but not yet connections (reading a PROXY header, or in the TLS handshake). */
-  private readonly arriving = new Set<net.Socket>();
+  /**
+   * Sockets accepted but not yet connections (reading a PROXY header, or in the TLS handshake), with when each was
+   * accepted (Date.now()); in accept order.
+   */
+  private readonly arriving = new Map<net.Socket, number>();
   private readonly arrivals = new WeakMap<net.Socket, Arrival>();
   private readonly tlsServer: tls.Server | null;
   private closing = false;
@@ -201,13 +208,11 @@ export class Server {
   }
 
   private accept(socket: net.Socket, listener: ListenerInfo): void {
-    if (this.closing) {
-      socket.destroy();
-      return;
-    }
+    // A connection accepted while the server stops (libuv accepts a batch of them at once) is served one request,
+    // with `Connection: close`, as a connection accepted before the stop: it was accepted to be served (see start).
     const arrival: Arrival = { listener, trusted: null, proxied: null };
     if (this.opts.proxyProtocol === true || this.tlsServer !== null) {
-      this.arriving.add(socket);
+      this.arriving.set(socket, Date.now());
       socket.once("close", () => {
         if (this.arriving.delete(socket)) this.closedOne();
       });
@@ -234,12 +239,60 @@ export class Server {
     } else {
       this.start(socket, arrival);
     }
-    if (!this.acceptPaused && this.openConnections >= (this.opts.maxConnections ?? Infinity)) {
-      // At the limit: stop accepting. The kernel's backlog queues new connections meanwhile.
+    if (this.opts.maxConnections !== undefined && !this.closing) this.checkLimit(this.opts.maxConnections);
+  }
+
+  // ─── the connection limit ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * After an accept: over the limit, one in means one out (the longest waiting for its head, else the longest
+   * idle, see Connection.victim), so connections that hold a place without using it never starve new clients. At
+   * the limit with none to close (every connection busy, or none has waited long enough yet), accepting stops:
+   * the kernel's backlog queues new connections, and accepting resumes when one closes or, checked every
+   * EVICT_AFTER_MS, when one could be closed.
+   */
+  private checkLimit(limit: number): void {
+    if (this.openConnections > limit) this.makeRoom();
+    if (!this.acceptPaused && this.openConnections >= limit && this.victim() === null) {
       this.acceptPaused = true;
       void this.closeListeners();
       this.opts.onAcceptPaused?.(true);
+      this.scheduleRoomCheck();
     }
+  }
+
+  /** What can be closed to make room: the oldest arriving socket or connection that waited for its head, else the longest idle. */
+  private victim(): net.Socket | Connection | null {
+    const now = Date.now();
+    let arriving: net.Socket | null = null;
+    for (const [socket, at] of this.arriving) {
+      // The first is the oldest.
+      if (now - at >= EVICT_AFTER_MS) arriving = socket;
+      break;
+    }
+    if (arriving !== null) return arriving;
+    return Connection.victim(this, this.opts.connection);
+  }
+
+  private makeRoom(): void {
+    const v = this.victim();
+    if (v === null) return;
+    if (v instanceof Connection) v.evict();
+    else v.destroy(); // still in its TLS handshake or PROXY header: nothing of a request was read
+  }
+
+  private roomCheck: NodeJS.Timeout | null = null;
+
+  /** While paused at the limit: resume once a connection could be closed to make room (or one closed by itself). */
+  private scheduleRoomCheck(): void {
+    if (this.roomCheck !== null) return;
+    this.roomCheck = setTimeout(() => {
+      this.roomCheck = null;
+      if (!this.acceptPaused || this.closing) return;
+      if (this.victim() !== null || this.openConnections < (this.opts.maxConnections ?? Infinity)) this.opts.onAcceptPaused?.(false);
+      else this.scheduleRoomCheck();
+    }, EVICT_AFTER_MS);
+    this.roomCheck.unref();
   }
 
   /** The TLS step, if this server speaks TLS; else straight on. */
@@ -312,6 +365,8 @@ export class Server {
    */
   async close(gracefulMs: number): Promise<void> {
     this.closing = true;
+    if (this.roomCheck !== null) clearTimeout(this.roomCheck);
+    this.roomCheck = null;
     const listenersClosed = this.closeListeners();
     for (const conn of this.connections) conn.shutdown();
     const handOff = this.opts.handOff;
@@ -332,9 +387,30 @@ export class Server {
     await listenersClosed;
   }
 
+  /**
+   * The requests being served now, as `METHOD /path` (no query: it may hold secrets), at most `max` of them: for a
+   * crash's log line. A Node app's requests are not seen here; they count as connections handed off.
+   */
+  inFlight(max = 10): { requests: string[]; more: number; handedOff: number } {
+    const requests: string[] = [];
+    let more = 0;
+    for (const conn of this.connections) {
+      const ex = conn.ex;
+      if (ex === null || ex.finished) continue;
+      if (requests.length === max) {
+        more++;
+        continue;
+      }
+      const t = ex.head.target;
+      const q = t.indexOf("?");
+      requests.push(`${ex.head.method} ${q === -1 ? t : t.slice(0, q)}`);
+    }
+    return { requests, more, handedOff: this.handedOff.size };
+  }
+
   /** Closes every connection now. */
   destroyAll(): void {
-    for (const socket of this.arriving) socket.destroy();
+    for (const socket of this.arriving.keys()) socket.destroy();
     for (const conn of this.connections) conn.socket.destroy();
     for (const socket of this.handedOff) socket.destroy();
   }
