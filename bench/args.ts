@@ -17,18 +17,43 @@ export interface Options {
   help: boolean;
 }
 
-export const ALL_SCENARIOS: ScenarioId[] = ["hello", "echo", "64k", "pipelined", "hono", "express", "workers", "idle"];
+export const ALL_SCENARIOS: ScenarioId[] = [
+  "user-hello",
+  "user-echo",
+  "user-pipelined",
+  "hono-prod",
+  "hello",
+  "echo",
+  "64k",
+  "pipelined",
+  "hono",
+  "express",
+  "workers",
+  "idle",
+];
+
+/** Names for groups of scenarios in --only. */
+export const SCENARIO_GROUPS: Record<string, ScenarioId[]> = {
+  user: ["user-hello", "user-echo", "user-pipelined", "hono-prod"],
+  lean: ["hello", "echo", "64k", "pipelined", "hono", "express"],
+};
 
 export const HELP = `Usage: npm run bench -- [options]
 
-Starts every peer pinned to CPU 0 and the load generator on CPU 1, warms each up, runs interleaved rounds
-and prints a Markdown report of medians (also written to bench/RESULTS.md by a full run).
+Starts every peer pinned to CPU 0 and the load generator on CPU 1, every server at its defaults (oryx: no
+flag besides -b and -w), warms each up, runs interleaved rounds and prints a Markdown report of medians (also
+written to bench/RESULTS.md by a full run): first the apps as users write them (issue 19), then the lean app
+(issue 5).
 
   --rounds N        interleaved rounds (default 5; a full run needs at least 5)
   --duration S      whole seconds per measurement (default 5)
   --warmup S        seconds of warm-up per server and load (default 2)
   --idle N          idle keep-alive connections in the idle scenario (default 10000)
-  --only A,B        only these scenarios: ${ALL_SCENARIOS.join(", ")}
+  --only A,B        only these scenarios, by id:
+                      ${ALL_SCENARIOS.slice(0, 6).join(", ")},
+                      ${ALL_SCENARIOS.slice(6).join(", ")}
+                    or by group: user (${SCENARIO_GROUPS.user!.join(", ")}; add idle for the
+                    idle connections), lean (${SCENARIO_GROUPS.lean!.join(", ")})
   --quick           smoke run: 1 round of 2 s (1 s warm-up), report in /tmp/oryx-bench-RESULTS.quick.md
   --build           rebuild dist/ (npx tsc -p tsconfig.build.json) before running
   -h, --help        this text
@@ -70,9 +95,16 @@ export function parseArgs(argv: string[]): Options {
         o.idle = Math.floor(num(1));
         break;
       case "--only": {
-        const ids = value().split(",").filter((x) => x !== "");
-        for (const id of ids) if (!(ALL_SCENARIOS as string[]).includes(id)) throw new UsageError(`--only: unknown scenario ${JSON.stringify(id)} (known: ${ALL_SCENARIOS.join(", ")})`);
-        o.only = ids as ScenarioId[];
+        const ids = value()
+          .split(",")
+          .filter((x) => x !== "")
+          .flatMap((x) => SCENARIO_GROUPS[x] ?? [x]);
+        for (const id of ids) {
+          if (!(ALL_SCENARIOS as string[]).includes(id)) {
+            throw new UsageError(`--only: unknown scenario ${JSON.stringify(id)} (known: ${ALL_SCENARIOS.join(", ")}; groups: ${Object.keys(SCENARIO_GROUPS).join(", ")})`);
+          }
+        }
+        o.only = [...new Set(ids)] as ScenarioId[];
         break;
       }
       case "--quick":

@@ -35,6 +35,20 @@ export async function checkRoute(port: number, load: LoadId): Promise<string | n
         }
         return expect(r.status === 200 && ok, `GET /json/42 gave ${r.status} ${preview(r.body)}`);
       }
+      case "users": {
+        // The production-shaped Hono app: the JSON, and the headers its middleware sets (so every server ran it).
+        const r = await get(port, "/users/7");
+        let ok = false;
+        try {
+          const j = JSON.parse(r.body.toString()) as { id?: unknown; name?: unknown };
+          ok = j.id === "7" && typeof j.name === "string";
+        } catch {
+          ok = false;
+        }
+        const missing = ["x-response-time", "access-control-allow-origin", "x-content-type-options", "strict-transport-security"].filter((h) => r.headers[h] === undefined);
+        if (r.status !== 200 || !ok) return `GET /users/7 gave ${r.status} ${preview(r.body)}`;
+        return expect(missing.length === 0, `GET /users/7 lacks the middleware's headers: ${missing.join(", ")}`);
+      }
       case "cpu": {
         const r = await get(port, "/cpu");
         return expect(r.status === 200 && r.body.toString().startsWith("cpu "), `GET /cpu gave ${r.status} ${preview(r.body)}`);

@@ -3,11 +3,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { BUN } from "./peers.ts";
 
 export interface Machine {
   nproc: number;
   cpuModel: string;
   node: string;
+  /** Bun's version (node_modules/.bin/bun), or a sentence when it is missing. */
+  bun: string;
   kernel: string;
   wrk: string;
   oryx: string;
@@ -31,6 +34,7 @@ export function machineFacts(): Machine {
     nproc: Number(sh("nproc", [])) || os.availableParallelism(),
     cpuModel: model,
     node: process.version,
+    bun: sh(BUN, ["--version"]) || `not found at ${BUN} (the Bun peers will not start)`,
     kernel: `${os.type()} ${os.release()}`,
     wrk,
     oryx: `${version}${commit !== "" ? `, commit ${commit}${dirty ? " with uncommitted changes in src/" : ""}` : ""}`,

@@ -1,7 +1,8 @@
 /**
  * A phase: start its servers (all at once, each pinned as its peer says), check their routes, warm each up,
- * then run interleaved rounds (every measurement once per round, in the same order), reading the serving
- * process's RSS after each measurement. Servers are stopped at the end of the phase.
+ * then run interleaved rounds (every measurement once per round, in the same order), reading the server's
+ * whole-tree RSS (the process and its descendants) after each measurement. Servers are stopped at the end of
+ * the phase.
  */
 import { checkRoute } from "./check.ts";
 import { runLoad, type LoadResult } from "./load.ts";
@@ -87,7 +88,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
         list.push({ round, result: r, rssKiB });
         result.samples.set(measureKey(m), list);
         o.log(
-          `[round ${round}/${o.rounds}] ${m.load.padEnd(10)} ${m.peer.padEnd(13)} ${m.tool.padEnd(10)} ` +
+          `[round ${round}/${o.rounds}] ${m.load.padEnd(10)} ${m.peer.padEnd(15)} ${m.tool.padEnd(10)} ` +
             `${Math.round(r.requestsPerSecond).toLocaleString("en-US").padStart(9)} req/s  p99 ${(r.p99us / 1000).toFixed(2)} ms` +
             `${r.note !== null ? `  (${r.note})` : ""}`,
         );

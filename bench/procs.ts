@@ -1,7 +1,8 @@
 /**
  * Child processes: every one the suite starts is registered here and killed by pid at the end, on an error,
- * and on Ctrl-C. Servers are started through `bash -c 'ulimit -n N && exec taskset -c CPUS node …'` (bash and
- * taskset exec, so the pid we hold is the server's own); an oryx master's workers are found by their parent pid.
+ * and on Ctrl-C. Servers are started through `bash -c 'ulimit -n N && exec taskset -c CPUS node …'` (or `bun …`;
+ * bash and taskset exec, so the pid we hold is the server's own); an oryx master's workers are found by their
+ * parent pid. A server's RSS is summed over its whole process tree (itself and every descendant).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -51,21 +52,62 @@ export function installCleanup(): void {
 
 // ─── /proc ────────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Pids whose parent is `ppid` (from /proc/<pid>/stat). */
-export function childPids(ppid: number): number[] {
-  const out: number[] = [];
+/** Every process's parent: pid → ppid (from /proc/<pid>/stat). */
+function parentMap(): Map<number, number> {
+  const out = new Map<number, number>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       // pid (comm) state ppid …: comm may hold spaces and parentheses, so parse after the last ')'.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === ppid) out.push(Number(name));
+      out.set(Number(name), Number(fields[1]));
     } catch {
       // exited while we looked
     }
   }
   return out;
+}
+
+/** Pids whose parent is `ppid`. */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const [pid, parent] of parentMap()) if (parent === ppid) out.push(pid);
+  return out;
+}
+
+/** `root` and every descendant of it (children, their children, …), root first. */
+export function treePids(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const [pid, parent] of parentMap()) {
+    const list = children.get(parent);
+    if (list === undefined) children.set(parent, [pid]);
+    else list.push(pid);
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** VmRSS summed over `root` and its descendants, in KiB, with the number of processes; null if root is gone. */
+export function treeRssKiB(root: number): { kib: number; processes: number } | null {
+  let kib = 0;
+  let processes = 0;
+  for (const pid of treePids(root)) {
+    const r = rssKiB(pid);
+    if (r === null) {
+      if (pid === root) return null;
+      continue; // a descendant that exited while we looked
+    }
+    kib += r;
+    processes++;
+  }
+  return { kib, processes };
 }
 
 function isOryxWorker(pid: number): boolean {
@@ -89,8 +131,8 @@ export function rssKiB(pid: number): number | null {
 // ─── servers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
 export interface ServerSpec {
-  /** Arguments of `node` (the script and its arguments). */
-  nodeArgs: string[];
+  /** The command: the executable (`process.execPath` for node, or node_modules/.bin/bun) and its arguments. */
+  argv: string[];
   env: Record<string, string>;
   /** taskset's CPU list, e.g. "0" or "0,1". */
   cpus: string;
@@ -146,17 +188,13 @@ export class Server {
     return workers;
   }
 
-  /** RSS of the serving processes (summed over oryx's workers), in KiB. */
+  /**
+   * RSS of the whole process tree (the process and every descendant: an oryx master and its workers), summed
+   * VmRSS in KiB; null if the process is gone, or if it is an oryx master without a worker.
+   */
   rssKiB(): number | null {
-    const pids = this.servingPids();
-    if (pids.length === 0) return null;
-    let sum = 0;
-    for (const pid of pids) {
-      const r = rssKiB(pid);
-      if (r === null) return null;
-      sum += r;
-    }
-    return sum;
+    if (this.spec.oryx && this.servingPids().length === 0) return null;
+    return treeRssKiB(this.pid)?.kib ?? null;
   }
 
   /** SIGTERM, then SIGKILL after `graceMs` (and an oryx master's workers, by pid). */
@@ -183,7 +221,7 @@ export class Server {
 export async function startServer(spec: ServerSpec, port: number, timeoutMs = 60_000): Promise<Server> {
   const proc = spawn(
     "bash",
-    ["-c", 'ulimit -n "$1" && shift && exec "$@"', "bash", String(spec.nofile), "taskset", "-c", spec.cpus, process.execPath, ...spec.nodeArgs],
+    ["-c", 'ulimit -n "$1" && shift && exec "$@"', "bash", String(spec.nofile), "taskset", "-c", spec.cpus, ...spec.argv],
     { env: { ...process.env, ...spec.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] },
   );
   if (proc.pid === undefined) throw new StartError("could not start the process", null, "");

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (node --import tsx bench/run.ts): the side-by-side benchmark suite of issue 5.
+ * `npm run bench` (node --import tsx bench/run.ts): the side-by-side benchmark suite (issues 5 and 19).
  *
  *   npm run bench                 full run: 5 interleaved rounds, writes bench/RESULTS.md
  *   npm run bench -- --quick      smoke run: 1 round of 2 s, report in /tmp
@@ -7,11 +7,12 @@
  *
  * Phases: the main scenarios (every server running, pinned to CPU 0; wrk/oryx bench on CPU 1), the workers
  * scenario (oryx -w 1 vs -w 2 on both cores), the idle-connection scenario (a fresh server per round and
- * peer). Progress goes to stderr; the Markdown report to stdout and to a file.
+ * peer). Every server runs at its defaults. Progress goes to stderr; the Markdown report to stdout and to a file.
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ALL_SCENARIOS, HELP, isFullRun, parseArgs, UsageError, type Options } from "./args.ts";
+import { keepAliveWindowMs } from "./defaults.ts";
 import { runIdle } from "./idle.ts";
 import { checkTaskset, ensureDist, ensureWrk, hardNofile, loadAverage, machineFacts } from "./machine.ts";
 import { runPhase } from "./phase.ts";
@@ -93,7 +94,8 @@ async function main(argv: string[]): Promise<number> {
 
   const mainResult = mainScenarios.length > 0 ? await runPhase({ ...common, measures: measuresOf(mainScenarios), loadCpus: "1" }) : null;
   const workers = only.has("workers") ? await runPhase({ ...common, measures: measuresOf([WORKERS_SCENARIO]), loadCpus: null }) : null;
-  const idle = only.has("idle") ? { ...(await runIdle({ ...common, count: idleCount, peers: IDLE_PEERS })), peers: IDLE_PEERS } : null;
+  const keepAliveMs = keepAliveWindowMs();
+  const idle = only.has("idle") ? { ...(await runIdle({ ...common, count: idleCount, peers: IDLE_PEERS, keepAliveMs })), peers: IDLE_PEERS, keepAliveMs } : null;
 
   const full = isFullRun(opts);
   const data: RunData = {

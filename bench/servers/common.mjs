@@ -1,16 +1,10 @@
 // @ts-check
-// What every peer serves, in one place: the bodies, the ~1 ms CPU handler, and (for the fetch-handler peers,
-// oryx and srvx) the same plain fetch handler, so the peers differ in the server, never in the app.
+// What every peer of the lean app (issue 5's scenarios) serves, in one place: the bodies, the ~1 ms CPU handler,
+// and (for the fetch-handler peers, oryx and srvx) the same plain fetch handler, so the peers differ in the
+// server, never in the app. Every server runs at its defaults (keep-alive timeout included).
 
 /** The port to listen on (the suite passes a free one). */
 export const PORT = Number(process.env.PORT ?? 8080);
-
-/**
- * How long an idle keep-alive connection may stay open. The idle-connection scenario holds its connections for
- * the length of two measurements; every peer gets the same long timeout (the suite sets oryx's with
- * --keep-alive-timeout).
- */
-export const KEEP_ALIVE_MS = 300_000;
 
 export const HELLO = "Hello, World!";
 

@@ -2,8 +2,7 @@
 // The Express app on node:http.
 import { createServer } from "node:http";
 import app from "./express-app.mjs";
-import { KEEP_ALIVE_MS, PORT } from "./common.mjs";
+import { PORT } from "./common.mjs";
 
-const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, app);
-server.keepAliveTimeout = KEEP_ALIVE_MS;
+const server = createServer(app);
 server.listen(PORT, "127.0.0.1");

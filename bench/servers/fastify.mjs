@@ -1,9 +1,9 @@
 // @ts-check
 // fastify 5, no logger; POST bodies parsed as raw bytes.
 import Fastify from "fastify";
-import { BODY_64K, cpuWork, HELLO, KEEP_ALIVE_MS, PORT } from "./common.mjs";
+import { BODY_64K, cpuWork, HELLO, PORT } from "./common.mjs";
 
-const app = Fastify({ logger: false, keepAliveTimeout: KEEP_ALIVE_MS, bodyLimit: 16 * 1024 * 1024 });
+const app = Fastify({ logger: false, bodyLimit: 16 * 1024 * 1024 });
 const body64k = Buffer.from(BODY_64K.buffer, BODY_64K.byteOffset, BODY_64K.byteLength);
 
 app.addContentTypeParser("application/octet-stream", { parseAs: "buffer" }, (_req, body, done) => done(null, body));

@@ -2,6 +2,6 @@
 // The Hono app on @hono/node-server (its defaults: lightweight global Request/Response).
 import { serve } from "@hono/node-server";
 import app from "./hono-app.mjs";
-import { KEEP_ALIVE_MS, PORT } from "./common.mjs";
+import { PORT } from "./common.mjs";
 
-serve({ fetch: app.fetch, port: PORT, hostname: "127.0.0.1", serverOptions: { keepAliveTimeout: KEEP_ALIVE_MS } });
+serve({ fetch: app.fetch, port: PORT, hostname: "127.0.0.1" });

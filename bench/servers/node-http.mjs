@@ -1,12 +1,12 @@
 // @ts-check
-// node:http as the baseline: writeHead + end, nothing else.
+// node:http as the baseline: writeHead + end, nothing else; node:http's defaults.
 import { createServer } from "node:http";
-import { BODY_64K, cpuWork, HELLO, KEEP_ALIVE_MS, PORT } from "./common.mjs";
+import { BODY_64K, cpuWork, HELLO, PORT } from "./common.mjs";
 
 const TEXT = "text/plain; charset=utf-8";
 const OCTETS = "application/octet-stream";
 
-const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, (req, res) => {
+const server = createServer((req, res) => {
   const url = req.url ?? "/";
   const q = url.indexOf("?");
   const path = q === -1 ? url : url.slice(0, q);
@@ -47,5 +47,4 @@ const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS }, (req, res) => {
   res.writeHead(404, { "content-type": TEXT, "content-length": 9 });
   res.end("not found");
 });
-server.keepAliveTimeout = KEEP_ALIVE_MS;
 server.listen(PORT, "127.0.0.1");
