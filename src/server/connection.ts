@@ -151,7 +151,7 @@ const enum Timer {
 /** Where each connection with a send timeout armed stood when it was armed (see `sentMark`); none for the others. */
 const sendMarks = new WeakMap<Connection, number>();
 
-type Internals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: Socket };
+type Internals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: Socket | null };
 
 /**
  * How far a socket's output has got: bytes handed to libuv minus those libuv still holds, so it grows exactly by
@@ -162,7 +162,7 @@ function sentMark(socket: Socket): number {
   const s = socket as unknown as Internals;
   let mark = (s._bytesDispatched ?? 0) - (s._handle?.writeQueueSize ?? 0);
   const parent = s._parent;
-  if (parent !== undefined) {
+  if (parent !== undefined && parent !== null) {
     const p = parent as unknown as Internals;
     mark += (p._bytesDispatched ?? 0) - (p._handle?.writeQueueSize ?? 0);
   }

@@ -314,6 +314,31 @@ describe("the connection info as other servers' helpers read it", () => {
   });
 });
 
+describe("a large response to a client that reads slowly", () => {
+  test("arrives whole with the send timeout armed (the default), byte for byte", async () => {
+    const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
+    const s = await startServer(() => new Response(big), { sendTimeout: 30_000 });
+    try {
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const parts: Buffer[] = [];
+        const c = net.connect(s.port, "127.0.0.1", () => c.write("GET /big HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        // Read nothing for a while, so the server's writes queue up and the send timeout is armed.
+        c.pause();
+        setTimeout(() => c.resume(), 300);
+        c.on("data", (d: Buffer) => parts.push(d));
+        c.on("end", () => resolve(Buffer.concat(parts)));
+        c.on("error", reject);
+      });
+      const head = got.indexOf("\r\n\r\n");
+      assert.match(got.subarray(0, head).toString("latin1"), /^HTTP\/1\.1 200 OK/);
+      assert.ok(Buffer.from(big).equals(got.subarray(head + 4)), "the body, byte for byte");
+      assert.equal(s.logs.filter((l) => /ERROR/.test(l)).length, 0, s.logs.join("\n"));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("a client that goes away is not an application error", () => {
   test("uploads cut short: one line at info each, no stack, and no more than 5 a second plus a count", async () => {
     const s = await startServer(async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
