@@ -26,7 +26,7 @@ export type ToWorker =
 export type ToMaster =
   | { t: "ready"; interface: string }
   | { t: "heartbeat" }
-  | { t: "retire"; requests: number } // --max-requests reached: start my replacement, then stop me
+  | { t: "retire"; requests: number; reason?: "crash" } // --max-requests reached, or crashed: start my replacement, then stop me
   | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
   | { t: "listen-failed"; message: string };
 
@@ -35,4 +35,6 @@ export const WORKER_EXIT = {
   OK: 0,
   APP_LOAD: 4,
   LISTEN: 3,
+  /** It stopped after an uncaught exception or unhandled rejection (see worker.ts). */
+  CRASHED: 1,
 } as const;
