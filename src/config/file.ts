@@ -46,6 +46,7 @@ export interface OryxConfig {
   keepAliveTimeout?: DurationValue;
   headerTimeout?: DurationValue;
   requestTimeout?: DurationValue;
+  sendTimeout?: DurationValue;
   gracefulTimeout?: DurationValue;
   limitRequestLine?: SizeValue;
   /** Most header fields in a request. */
@@ -119,6 +120,7 @@ const KINDS = {
   keepAliveTimeout: "duration",
   headerTimeout: "duration",
   requestTimeout: "duration",
+  sendTimeout: "duration",
   gracefulTimeout: "duration",
   limitRequestLine: "size",
   limitRequestFields: "count",

@@ -37,6 +37,7 @@ export interface Settings {
   keepAliveTimeout: number;
   headerTimeout: number;
   requestTimeout: number;
+  sendTimeout: number;
   gracefulTimeout: number;
   limitRequestLine: number;
   limitRequestFields: number;
@@ -245,8 +246,8 @@ export const SETTINGS: readonly AnySetting[] = [
   },
   {
     key: "workerConnections", flag: "worker-connections", meta: "N", env: "ORYX_WORKER_CONNECTIONS",
-    default: 1000, defaultText: "1000", parse: integer(1, 1_000_000),
-    help: "Most connections one worker holds at once; at the limit it stops accepting and the kernel's backlog queues the rest. 1 makes the iterative server of the seeds.",
+    default: 16_384, defaultText: "16384", parse: integer(1, 1_000_000),
+    help: "Most connections one worker holds at once (never more than its open-files limit allows, less a tenth kept for the app). Over it, a new connection makes room by closing the one that has waited longest (at least 1s) for its request head, else the one idle longest; with none to close the worker stops accepting and the kernel's backlog queues the rest. 1 makes the iterative server of the seeds.",
   },
   {
     key: "maxSemiSpace", flag: "max-semi-space", meta: "MIB", env: "ORYX_MAX_SEMI_SPACE",
@@ -277,6 +278,11 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "requestTimeout", flag: "request-timeout", meta: "DURATION", env: "ORYX_REQUEST_TIMEOUT",
     default: 30_000, defaultText: "30s", parse: parseDuration(1, DAY),
     help: "Longest a request body may stall (no byte arrives while the app is reading it); then 408 and close.",
+  },
+  {
+    key: "sendTimeout", flag: "send-timeout", meta: "DURATION", env: "ORYX_SEND_TIMEOUT",
+    default: 60_000, defaultText: "60s", parse: parseDuration(0, DAY),
+    help: "Longest a response may wait for a client that stopped reading it (no byte of it taken by the network for this long); then the connection is closed. 0 waits forever. Fetch apps (oryx's engine) only.",
   },
   {
     key: "gracefulTimeout", flag: "graceful-timeout", meta: "DURATION", env: "ORYX_GRACEFUL_TIMEOUT",

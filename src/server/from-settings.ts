@@ -22,6 +22,7 @@ export function connectionOptions(settings: Settings, handler: RequestHandler, l
     headerTimeoutMs: settings.headerTimeout,
     keepAliveTimeoutMs: settings.keepAliveTimeout,
     bodyTimeoutMs: settings.requestTimeout,
+    sendTimeoutMs: settings.sendTimeout,
     serverHeader: settings.serverHeader,
     handler,
     log,
