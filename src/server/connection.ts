@@ -812,14 +812,17 @@ export class Connection {
 
   /**
    * Closed to make room: a half-received head gets 503 (the server is full) and a lingering close; a connection
-   * that sent nothing, or is idle between requests, just the lingering close.
+   * that sent nothing, or is idle between requests, is closed as an idle one is (closeIdle: a request already in
+   * its receive queue is still served).
    */
   evict(): void {
     if (this.phase === Phase.Head && this.parser.started) {
       this.opts.log.debug(`closing a connection from ${this.info.remoteAddress} that is still sending its request head, to make room (--worker-connections)`);
       this.writeRaw(simpleResponse(503, true, this.opts.serverHeader));
+      this.closeGracefully();
+    } else {
+      this.closeIdle();
     }
-    this.closeGracefully();
   }
 
   /**
