@@ -39,8 +39,8 @@ interface Worker {
   bornAt: number;
   ready: boolean;
   lastBeat: number;
-  /** Reached --max-requests: to be stopped once a replacement is ready. */
-  retiring: boolean;
+  /** Reached --max-requests, or crashed (it stops by itself): to be stopped once a replacement is ready. */
+  retiring: boolean | "crash";
   /** Told to stop; killed if still alive at this time. */
   stopDeadline: number | null;
 }
@@ -97,7 +97,9 @@ export class Arbiter {
     try {
       const activated = activatedBinds(process.env);
       if (activated !== null) this.log.info(`systemd socket activation: serving ${activated.length} inherited socket(s) in place of --bind`);
-      this.sockets = await bindSockets(activated ?? this.settings.bind, this.settings.unixSocketMode);
+      // Bound and listening from here on, before any worker exists: connections made while the app loads wait in
+      // the kernel's backlog (--backlog) until a worker accepts them, instead of being refused (see sockets.ts).
+      this.sockets = await bindSockets(activated ?? this.settings.bind, this.settings.unixSocketMode, this.settings.backlog);
       if (this.settings.certfile !== "") {
         for (const s of this.sockets) s.listener.url = s.listener.url.replace(/^http:/, "https:");
       }
@@ -294,7 +296,7 @@ export class Arbiter {
         this.wake();
         return;
       case "retire":
-        w.retiring = true;
+        w.retiring = msg.reason ?? true;
         this.wake();
         return;
       case "sockets":
@@ -328,6 +330,8 @@ export class Arbiter {
         this.log.error(`worker ${w.pid} ${how} before it was ready`);
         this.bootFailed();
       }
+    } else if (w.retiring === "crash") {
+      this.log.info(`worker ${w.pid} ${how} after its crash; its replacement was started then`);
     } else {
       this.log.warning(`worker ${w.pid} ${how}; starting a replacement`);
     }
@@ -422,7 +426,7 @@ export class Arbiter {
           this.log.info(`stopping old worker ${w.pid} (reload)`);
           this.stopWorker(w, true);
         } else if (w.retiring) {
-          this.log.info(`stopping worker ${w.pid} (--max-requests; its replacement is ready)`);
+          this.log.info(`stopping worker ${w.pid} (${w.retiring === "crash" ? "after its crash" : "--max-requests"}; its replacement is ready)`);
           this.stopWorker(w, true);
         }
       }
