@@ -122,6 +122,9 @@ export function bodyStream(body: RequestBody): ReadableStream<Uint8Array> {
   );
 }
 
+const GATHER_BELOW = 4096;
+const TAIL_SIZE = 64 * 1024;
+
 /**
  * Reads a whole request body straight from the connection, without a web stream, and resolves with what
  * `convert` makes of its bytes (converted here rather than in a `then`, which would cost a promise and a tick).
@@ -130,14 +133,34 @@ function readAll<T>(body: RequestBody, convert: (b: Buffer) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // Short pieces after the first (a body arriving a few bytes a read) are copied into `tail` rather than kept
+    // as a Buffer each, which would cost far more than their bytes.
+    let tail: Buffer | null = null;
+    let tailLen = 0;
     body.start({
       data(chunk) {
-        chunks.push(chunk);
         size += chunk.length;
+        if (chunk.length >= GATHER_BELOW || chunks.length === 0) {
+          if (tailLen !== 0) {
+            chunks.push(tail!.subarray(0, tailLen));
+            tail = null;
+            tailLen = 0;
+          }
+          chunks.push(chunk);
+          return true;
+        }
+        if (tail === null || tailLen + chunk.length > tail.length) {
+          if (tail !== null) chunks.push(tail.subarray(0, tailLen));
+          tail = Buffer.allocUnsafeSlow(TAIL_SIZE);
+          tailLen = 0;
+        }
+        chunk.copy(tail, tailLen);
+        tailLen += chunk.length;
         return true;
       },
       end() {
         try {
+          if (tailLen !== 0) chunks.push(tail!.subarray(0, tailLen));
           resolve(convert(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
         } catch (err) {
           reject(err);

@@ -838,4 +838,42 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
       await s.close();
     }
   });
+
+  test("a chunked body of 1-byte chunks reaches req.on('data') in few buffers (issue 18), bytes in order, long chunks between them too", async () => {
+    const pieces: Array<{ data: Buffer; events: number }> = [];
+    const server = http.createServer((req, res) => {
+      const got: Buffer[] = [];
+      req.on("data", (d: Buffer) => got.push(d));
+      req.on("end", () => {
+        pieces.push({ data: Buffer.concat(got), events: got.length });
+        res.end(JSON.stringify(req.trailers));
+      });
+    });
+    const s = await oryx(server, { limitRequestBody: 1 << 20 });
+    try {
+      const body: Buffer[] = [];
+      let wire = "";
+      for (let i = 0; i < 30_000; i++) {
+        const c = String.fromCharCode(97 + (i % 26));
+        body.push(Buffer.from(c));
+        wire += `1\r\n${c}\r\n`;
+        if (i % 10_000 === 5_000) {
+          const long = "L".repeat(5000 + i);
+          body.push(Buffer.from(long));
+          wire += `${long.length.toString(16)}\r\n${long}\r\n`;
+        }
+      }
+      const r = await exchange(s.port, [`POST /d HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`, wire, "0\r\nX-T: 1\r\n\r\n"], 5000);
+      assert.equal(statusOf(r.text), 200, r.text.slice(0, 200));
+      assert.match(r.text, /\{"x-t":"1"\}$/);
+      assert.deepEqual(pieces[0]!.data, Buffer.concat(body));
+      assert.ok(pieces[0]!.events < 100, `${pieces[0]!.events} 'data' events for 30,003 chunks`);
+      // The body limit still counts every byte.
+      const over = await exchange(s.port, [`POST /d HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, "1\r\nx\r\n".repeat((1 << 20) + 1), "0\r\n\r\n"], 5000);
+      assert.equal(statusOf(over.text), 413, over.text.slice(0, 200));
+      assert.equal(pieces.length, 1, "the app never saw the end of the body over the limit");
+    } finally {
+      await s.close();
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { LAZY_REQUESTS } from "../../src/gateway/request.ts";
 import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
@@ -104,6 +105,25 @@ describe("the Request an app gets", () => {
     assert.equal(parseResponses(many.text)[0]!.body, "12:hello world!");
     const empty = await raw(s.port, post("", true));
     assert.equal(parseResponses(empty.text)[0]!.body, "0:");
+  });
+
+  test("a body read whole from many small reads with long ones between them (issue 18): every byte, in order", async () => {
+    const s = await serve(async (req) => {
+      const b = new URL(req.url).pathname === "/text" ? Buffer.from(await req.text()) : Buffer.from(await req.arrayBuffer());
+      return new Response(`${b.length}:${createHash("sha256").update(b).digest("hex")}`);
+    });
+    const parts = Array.from({ length: 40 }, (_, i) => (i % 10 === 5 ? "L".repeat(5000 + i) : String.fromCharCode(97 + (i % 26)).repeat(1 + (i % 3))));
+    const body = parts.join("");
+    const want = `${body.length}:${createHash("sha256").update(body).digest("hex")}`;
+    for (const path of ["/arrayBuffer", "/text"]) {
+      const sized = await raw(s.port, [`POST ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, ...parts], { gapMs: 3 });
+      assert.equal(parseResponses(sized.text)[0]?.body, want, `${path}, Content-Length`);
+      const chunks = parts.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`);
+      const chunked = await raw(s.port, [`POST ${path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`, ...chunks, "0\r\n\r\n"], { gapMs: 3 });
+      assert.equal(parseResponses(chunked.text)[0]?.body, want, `${path}, chunked, a chunk a read`);
+      const together = await raw(s.port, `POST ${path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks.join("")}0\r\n\r\n`);
+      assert.equal(parseResponses(together.text)[0]?.body, want, `${path}, chunked, in one write`);
+    }
   });
 
   test("body as a stream, then formData() and blob() through the real Request", async () => {
