@@ -138,6 +138,7 @@ export function adoptServer(
   s.maxHeaderSize = limits.maxHeaderSize;
   s.requireHostHeader = true;
   s.insecureHTTPParser = false;
+  const stops = new GracefulStop();
   // The app's 'request' (and 'checkContinue') listeners run behind a guard that enforces oryx's rules first;
   // a refused request never reaches the app. (Listeners the app adds later are not guarded.)
   for (const event of ["request", "checkContinue"] as const) {
@@ -145,6 +146,7 @@ export function adoptServer(
     if (appListeners.length === 0) continue;
     server.removeAllListeners(event);
     server.on(event, (req: http.IncomingMessage, res: http.ServerResponse) => {
+      stops.begin(req, res);
       if (onAccess !== null) logWhenDone(req, res, onAccess);
       if (req.rawHeaders.length / 2 > limits.maxHeadersCount) {
         refuse(req, res, 431);
@@ -169,10 +171,67 @@ export function adoptServer(
   });
   if (emitListening && !server.listening) server.emit("listening");
   return {
-    take: (socket) => server.emit("connection", socket),
-    closeIdle: () => server.closeIdleConnections(),
+    take: (socket) => {
+      stops.track(socket);
+      server.emit("connection", socket);
+    },
+    closeIdle: () => stops.closeIdle(),
   };
 }
+
+/**
+ * A stopping worker loses none of a Node app's requests, as none of a fetch app's (src/server/connection.ts):
+ * every response not yet begun says `Connection: close` (Node then ends the connection after it), and a
+ * connection idle between requests is closed only once it has been idle IDLE_GRACE_MS since the stop began or
+ * since its last response, whichever is later: a client sending back to back has its next request on the way
+ * when the stop comes, and it is served (with `Connection: close`). Node's own closeIdleConnections() would
+ * destroy such a connection at once, with the request unread (a reset for the client). The close is a
+ * half-close, never a destroy.
+ */
+class GracefulStop {
+  private stoppedAt = 0;
+  /** Every handed-off socket, with when its last response ended (0: never) or -1 while a request is in flight. */
+  private readonly sockets = new Map<net.Socket, number>();
+  private readonly open = new Set<http.ServerResponse>();
+
+  track(socket: net.Socket): void {
+    this.sockets.set(socket, 0);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  begin(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    if (this.sockets.has(socket)) this.sockets.set(socket, -1);
+    if (this.stoppedAt !== 0) res.shouldKeepAlive = false;
+    else this.open.add(res);
+    const done = (): void => {
+      this.open.delete(res);
+      if (this.sockets.get(socket) === -1) this.sockets.set(socket, Date.now());
+    };
+    // A response's 'close' comes once it is complete (after 'finish') or its connection went away.
+    res.once("close", done);
+  }
+
+  /** Called when the stop begins and then every 100 ms until every connection is gone. */
+  closeIdle(): void {
+    const now = Date.now();
+    if (this.stoppedAt === 0) {
+      this.stoppedAt = now;
+      for (const res of this.open) if (!res.headersSent) res.shouldKeepAlive = false;
+      this.open.clear();
+    }
+    for (const [socket, lastDone] of this.sockets) {
+      if (lastDone === -1 || socket.writableEnded) continue;
+      if (now - Math.max(lastDone, this.stoppedAt) < IDLE_GRACE_MS) continue;
+      // A half-close: the client sees the end after everything it was sent, and Node closes the socket when the
+      // client closes its side (or the graceful timeout ends it).
+      socket.end();
+    }
+  }
+}
+
+/** How long a connection idle between requests is kept when a worker stops (as for fetch apps). */
+const IDLE_GRACE_MS = 500;
 
 /** An access-log record for a Node app's request, written once its response is done (or abandoned). */
 function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAccess: (record: AccessRecord) => void): void {

@@ -50,3 +50,32 @@ test("SIGHUP ×3, TTIN/TTOU and --max-requests while 32 keep-alive clients POST 
     await stop(o);
   }
 });
+
+test("a Node app (Express): SIGHUP ×2 and TTIN/TTOU while 32 keep-alive clients POST back to back: not one request fails", { timeout: 60_000 }, async (t) => {
+  const o = await launch(["test/fixtures/node-echo-express.ts", "-w", "2", ...LOCAL]);
+  try {
+    const logFrom = o.stderr().length;
+    const run = runClients({ port: o.port, clients: 32, requests: 400_000, durationMs: 8_000, body: Buffer.alloc(256, "b"), timeoutMs: 10_000 });
+    const t0 = Date.now();
+    const at = async (ms: number, sig: NodeJS.Signals): Promise<void> => {
+      await sleep(Math.max(0, t0 + ms - Date.now()));
+      signal(o.pid, sig);
+    };
+    await at(2000, "SIGHUP");
+    await at(3500, "SIGTTIN");
+    await at(4500, "SIGHUP");
+    await at(6000, "SIGTTOU");
+    const tally = await within(run.done, 30_000, "the clients to finish");
+    const log = o.stderr().slice(logFrom);
+    const byReload = (log.match(/stopping old worker \d+ \(reload\)/g) ?? []).length;
+    t.diagnostic(summary(tally));
+    // Before Node apps had a graceful stop of their own, 20 s of this lost 323 of 285k requests across 16 stops.
+    assert.equal(failures(tally), 0, `${summary(tally)}\n${tally.examples.join("\n")}\n${log}`);
+    assert.ok(tally.ok > 1000, `only ${tally.ok} requests were answered`);
+    assert.ok(byReload >= 2, `the reloads stopped ${byReload} old workers:\n${log}`);
+    assert.ok(tally.closeResponses > 0, "no response said Connection: close: no stop happened while the clients were connected");
+    assert.doesNotMatch(log, /\[(ERROR|CRITICAL)\]/, "errors in the log");
+  } finally {
+    await stop(o);
+  }
+});
