@@ -148,6 +148,15 @@ const enum Timer {
   IdleCheck,
 }
 
+/** Connections whose output waits for the end of this turn's microtasks (see processBatch). */
+const deferred: Connection[] = [];
+
+function flushDeferred(): void {
+  // A flush can lead to more (a write's callback runs later, not here), so take the list as it is now.
+  const list = deferred.splice(0);
+  for (const conn of list) Connection.flushDeferred(conn);
+}
+
 /** Where each connection with a send timeout armed stood when it was armed (see `sentMark`); none for the others. */
 const sendMarks = new WeakMap<Connection, number>();
 
@@ -202,6 +211,8 @@ export class Connection {
    * one write (a pipelined batch of 16 answered by one writev of 16 buffers costs far more than by one write).
    */
   private batching = false;
+  /** Collecting output past the batch, until flushDeferred (answers to pipelined requests that came asynchronously). */
+  private deferring = false;
   /** Collected output: latin1 text not yet written, then (only if bytes were collected too) buffers before it. */
   private outText = "";
   private out: Buffer[] | null = null;
@@ -310,8 +321,27 @@ export class Connection {
     this.batching = true;
     this.process(buf, 0);
     this.batching = false;
-    this.flushOut();
+    // Pipelined requests wait behind one the app answers asynchronously (an async handler): its answer and
+    // theirs come in microtasks after this returns. They are collected too and leave together once the
+    // microtasks are done (flushDeferred), not in one write each.
+    if (this.pending !== null && this.phase === Phase.Active && !this.deferring) {
+      this.deferring = true;
+      deferred.push(this);
+      if (deferred.length === 1) setImmediate(flushDeferred);
+    }
+    if (!this.deferring) this.flushOut();
     this.socket.uncork();
+  }
+
+  /** Writes what was collected while answers to pipelined requests came asynchronously (see processBatch). */
+  static flushDeferred(conn: Connection): void {
+    conn.deferring = false;
+    if (conn.phase === Phase.Closed) {
+      conn.outText = "";
+      conn.out = null;
+      return;
+    }
+    conn.flushOut();
   }
 
   /** Writes the collected responses in one write: one latin1 string when they are all text, else one buffer. */
@@ -522,14 +552,14 @@ export class Connection {
     if (typeof body === "string") {
       // ASCII text: head and body are one latin1 string, one buffer.
       ex.bytes += body.length;
-      if (this.batching) this.outText += s + body;
+      if (this.batching || this.deferring) this.outText += s + body;
       else if (!socket.write(s + body, "latin1")) this.blocked();
     } else if (body !== null && body.length > 0) {
       ex.bytes += body.length;
       if (body.length <= COALESCE_MAX_BYTES) {
         // One buffer, one write: cheaper than a writev of head and body.
         const n = s.length + body.length;
-        if (this.batching) {
+        if (this.batching || this.deferring) {
           // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
           this.collect(assemble(Buffer.allocUnsafe(n), s, body));
         } else if (n <= SCRATCH_BYTES) {
@@ -548,7 +578,7 @@ export class Connection {
         if (!socket.write(body)) this.blocked();
         socket.uncork();
       }
-    } else if (this.batching) {
+    } else if (this.batching || this.deferring) {
       this.outText += s;
     } else if (!socket.write(s, "latin1")) {
       this.blocked();

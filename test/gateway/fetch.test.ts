@@ -314,6 +314,50 @@ describe("the connection info as other servers' helpers read it", () => {
   });
 });
 
+describe("pipelined requests to an async handler", () => {
+  test("answers come in order and whole, whether the app answers in a microtask, after a timer, or streams", async () => {
+    const s = await startServer(async (req) => {
+      const url = new URL(req.url);
+      const n = Number(url.searchParams.get("n"));
+      if (n % 5 === 1) await sleep(5);
+      if (req.method === "POST") return new Response(`posted ${n}: ${await req.text()}`);
+      if (n % 7 === 3) {
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              c.enqueue(new TextEncoder().encode(`streamed ${n}`));
+              c.close();
+            },
+          }),
+        );
+      }
+      return new Response(`answer ${n}`, { headers: { "x-n": String(n) } });
+    });
+    try {
+      let wire = "";
+      const expected: string[] = [];
+      for (let n = 0; n < 40; n++) {
+        if (n % 4 === 2) {
+          const body = `body-${n}`;
+          wire += `POST /?n=${n} HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+          expected.push(`posted ${n}: ${body}`);
+        } else {
+          wire += `GET /?n=${n} HTTP/1.1\r\nHost: a\r\n\r\n`;
+          expected.push(n % 7 === 3 ? `streamed ${n}` : `answer ${n}`);
+        }
+      }
+      wire += "GET /?n=99 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+      expected.push("answer 99");
+      const r = await raw(s.port, wire, { timeoutMs: 5000 });
+      const got = parseResponses(r.text);
+      assert.deepEqual(got.map((x) => x.body), expected);
+      assert.ok(got.every((x) => x.status === 200));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("a large response to a client that reads slowly", () => {
   test("arrives whole with the send timeout armed (the default), byte for byte", async () => {
     const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
