@@ -17,6 +17,15 @@ const enum State {
 
 // A chunk-size line's extensions are capped: unbounded extensions were CVE-2024-22019 in Node.
 const MAX_EXT_BYTES = 4096;
+/**
+ * A chunk-size line's extensions after its first ";" (RFC 9112 §7.1.1): `name[=value]` pairs separated by ";",
+ * with optional whitespace (BWS) around ";" and "="; a name is a token, a value a token or a quoted string.
+ * An empty name (`5;`) or one that is no token (`5;bad[=x`) is refused (400).
+ */
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED = '"(?:[\\t\\x20\\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t\\x20-\\x7e\\x80-\\xff])*"';
+const EXTENSION = `[ \\t]*${TOKEN}(?:[ \\t]*=[ \\t]*(?:${TOKEN}|${QUOTED}))?[ \\t]*`;
+const CHUNK_EXTENSIONS = new RegExp(`^${EXTENSION}(?:;${EXTENSION})*$`);
 // Chunk sizes beyond this cannot be added up exactly; no body limit comes close to it.
 const MAX_CHUNK_SIZE = Math.floor(Number.MAX_SAFE_INTEGER / 16) - 16;
 
@@ -43,6 +52,8 @@ export class ChunkedDecoder {
   private size = 0;
   private remaining = 0;
   private extBytes = 0;
+  /** The extensions of the chunk-size line being read (after its first ";"), checked whole at its CR. */
+  private ext = "";
   private line: Buffer | null = null;
   private trailers: string[] = [];
   /** The first short run of chunk data of this `execute`, not copied yet (a second one starts the gathering). */
@@ -93,6 +104,7 @@ export class ChunkedDecoder {
             this.size = this.size * 16 + d;
           } else if (c === 0x3b /* ; */) {
             this.extBytes = 0;
+            this.ext = "";
             this.state = State.Ext;
           } else if (c === CR) {
             this.state = State.SizeLf;
@@ -104,9 +116,13 @@ export class ChunkedDecoder {
         }
         case State.Ext: {
           const c = buf[i]!;
-          if (c === CR) this.state = State.SizeLf;
-          else if (CHUNK_EXT[c] !== 1) throw badChunk("a chunk extension holds a control character");
+          if (c === CR) {
+            if (!CHUNK_EXTENSIONS.test(this.ext)) throw badChunk("a chunk extension is malformed (its name must be a token, its value a token or a quoted string)");
+            this.ext = "";
+            this.state = State.SizeLf;
+          } else if (CHUNK_EXT[c] !== 1) throw badChunk("a chunk extension holds a control character");
           else if (++this.extBytes > MAX_EXT_BYTES) throw badChunk("a chunk extension is too long");
+          else this.ext += String.fromCharCode(c);
           i++;
           break;
         }

@@ -337,6 +337,19 @@ describe("refusals (default limits)", () => {
       });
     }
 
+    for (const [name, ext] of [
+      ["an empty name", ";"],
+      ["a name that is no token", ";bad[=x"],
+      ["a value missing after =", ";a="],
+      ["a value that is neither token nor quoted string", ";a=b c"],
+      ["an unterminated quoted string", ';a="x'],
+      ["an empty name after a valid one", ";a=b;"],
+    ] as const) {
+      test(`chunk extension with ${name} (5${ext}) → 400`, async () => {
+        await expectRefusal(h, chunkedPost(`5${ext}\r\nhello\r\n0\r\n\r\n`), 400, { appSees: true });
+      });
+    }
+
     test("trailer line with obs-fold → 400", async () => {
       await expectRefusal(h, chunkedPost("5\r\nhello\r\n0\r\nX-T: 1\r\n 2\r\n\r\n"), 400, { appSees: true });
     });
