@@ -122,7 +122,7 @@ export class HeadParser {
     const kept = this.partial === null ? Buffer.from(tail) : Buffer.concat([this.partial, tail]);
     // +1: the line's CR may already be here while its LF is not.
     if (!this.seenRequestLine) {
-      if (kept.length > this.limits.requestLine + 1) throw tooLongLine();
+      if (kept.length > this.limits.requestLine + 1) throw tooLongLine(kept, 0, this.limits.requestLine);
     } else if (kept.length > this.limits.fieldSize + 1) {
       throw tooLargeField();
     }
@@ -136,7 +136,7 @@ export class HeadParser {
         if (++this.emptyLines > MAX_LEADING_EMPTY_LINES) throw badRequest("BAD_REQUEST_LINE", "too many empty lines before the request line");
         return false;
       }
-      if (end - start > this.limits.requestLine) throw tooLongLine();
+      if (end - start > this.limits.requestLine) throw tooLongLine(buf, start, this.limits.requestLine);
       this.parseRequestLine(buf, start, end);
       this.seenRequestLine = true;
       return false;
@@ -274,8 +274,15 @@ export class HeadParser {
       checkTransferCodings(transferEncoding);
       framing = "chunked";
     } else if (contentLength !== undefined) {
-      // More than 15 digits is past any body limit and past exact float arithmetic alike.
-      if (contentLength.length > 15 || Number(contentLength) > bodyLimit) {
+      // Leading zeros say nothing. A value past exact integer arithmetic cannot be a length at all (400); one
+      // it can represent but over the limit is a body too large (413).
+      let first = 0;
+      while (first < contentLength.length - 1 && contentLength.charCodeAt(first) === 0x30 /* 0 */) first++;
+      const digits = contentLength.length - first;
+      if (digits > 16 || Number(contentLength) > Number.MAX_SAFE_INTEGER) {
+        throw badRequest("BAD_CONTENT_LENGTH", "the Content-Length is too large to be a length");
+      }
+      if (Number(contentLength) > bodyLimit) {
         throw new HttpError(413, "BODY_TOO_LARGE", "the request body is larger than this server accepts");
       }
       length = Number(contentLength);
@@ -402,7 +409,14 @@ function isDigits(s: string): boolean {
   return true;
 }
 
-function tooLongLine(): HttpError {
+/**
+ * A request line over the limit: 414 for a long target; but a line whose method alone is as long as a request
+ * line may be is no request line at all (garbage, not a long URI), and gets 400.
+ */
+function tooLongLine(buf: Buffer, start: number, limit: number): HttpError {
+  // Only the line's first `limit` bytes are looked at, so the answer is the same however the line arrives.
+  const sp = buf.subarray(start, start + limit).indexOf(SP);
+  if (sp === -1) return badRequest("BAD_METHOD", "the request method is longer than a request line may be");
   return new HttpError(414, "REQUEST_LINE_TOO_LONG", "the request line is longer than this server accepts");
 }
 

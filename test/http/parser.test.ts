@@ -408,7 +408,18 @@ describe("HeadParser: refusals", () => {
 
   test("Content-Length over the body limit → 413", () => {
     expectHeadError(`POST / HTTP/1.1\r\n${H}Content-Length: 1000001\r\n\r\n`, 413, "BODY_TOO_LARGE");
-    expectHeadError(`POST / HTTP/1.1\r\n${H}Content-Length: 99999999999999999999999999\r\n\r\n`, 413, "BODY_TOO_LARGE");
+    expectHeadError(`POST / HTTP/1.1\r\n${H}Content-Length: 9007199254740991\r\n\r\n`, 413, "BODY_TOO_LARGE");
+  });
+
+  test("a Content-Length too large to be a length → 400; leading zeros say nothing", () => {
+    expectHeadError(`POST / HTTP/1.1\r\n${H}Content-Length: 99999999999999999999999999\r\n\r\n`, 400, "BAD_CONTENT_LENGTH");
+    expectHeadError(`POST / HTTP/1.1\r\n${H}Content-Length: 9007199254740993\r\n\r\n`, 400, "BAD_CONTENT_LENGTH");
+    assert.equal(parse(`POST / HTTP/1.1\r\n${H}Content-Length: 0000000000000000000005\r\n\r\n`).contentLength, 5);
+  });
+
+  test("a request line over the limit: 414 for a long target, 400 when the method alone fills it", () => {
+    expectHeadError(`GET /${"a".repeat(9000)} HTTP/1.1\r\n${H}\r\n`, 414, "REQUEST_LINE_TOO_LONG");
+    expectHeadError(`${"G".repeat(9000)} / HTTP/1.1\r\n${H}\r\n`, 400, "BAD_METHOD");
   });
 
   test("Transfer-Encoding", () => {

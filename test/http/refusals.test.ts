@@ -537,8 +537,12 @@ describe("refusals at the limits", () => {
     await expectRefusal(h, post("Content-Length: 1001\r\n", "x".repeat(1001)), 413);
   });
 
-  test("huge Content-Length → 413", async () => {
-    await expectRefusal(h, post("Content-Length: 99999999999999999999999\r\n", "x"), 413);
+  test("Content-Length too large to be a length → 400", async () => {
+    await expectRefusal(h, post("Content-Length: 99999999999999999999999\r\n", "x"), 400);
+  });
+
+  test("a 100 KB method → 400, not 414", async () => {
+    await expectRefusal(h, `${"M".repeat(100 * 1024)} / HTTP/1.1\r\nHost: a\r\n\r\n`, 400);
   });
 
   test("chunked body at the limit → 200", async () => {
