@@ -16,6 +16,7 @@
  * A connection the server closes while no request is out costs nothing (`idleClosed` counts them). Only
  * 127.0.0.1 is loaded, and a run is bounded both in requests and in time.
  */
+import { readFileSync } from "node:fs";
 import net from "node:net";
 
 export interface Tally {
@@ -316,4 +317,14 @@ export function parseResponse(buf: Buffer): Parsed | null | "bad" {
   if (length < 0) return "bad"; // a close-delimited body: not expected from these apps
   if (buf.length < at + length) return null;
   return { status, close, used: at + length };
+}
+
+/** This process's soft limit on open files (Linux), or null where /proc does not tell. */
+export function openFilesLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
+  }
 }

@@ -22,6 +22,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { openFilesLimit } from "./soak-clients.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = path.join(ROOT, "dist", "cli.js");
@@ -213,15 +214,6 @@ else {
 }
 process.exit(0);
 
-/** This process's soft limit on open files (Linux), or null. */
-function openFilesLimit(): number | null {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    return m === null ? null : Number(m[1]);
-  } catch {
-    return null;
-  }
-}
 
 /** The RSS of each worker (the master's children), in KiB. */
 function workerRssKiB(master: number): number[] {

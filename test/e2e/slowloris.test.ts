@@ -5,24 +5,15 @@
  * generous enough for a busy CI machine; nothing here measures throughput. Every process is killed by pid.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
+import { openFilesLimit } from "../../bench/soak-clients.ts";
 import { connectionLimit } from "../../src/arbiter/worker.ts";
 import { LOCAL, cleanup, ensureBuilt, fdCount, hit, launch, sleep, stop, until, type Hit } from "./pool.ts";
 
 before(ensureBuilt);
 after(cleanup);
 
-/** This process's limit on open files, or null where /proc does not tell. */
-function openFilesLimit(): number | null {
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    return m === null ? null : Number(m[1]);
-  } catch {
-    return null;
-  }
-}
 
 interface Held {
   sockets: Set<net.Socket>;
