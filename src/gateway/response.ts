@@ -9,6 +9,7 @@
  */
 
 import { asciiText, type AsciiText } from "./exchange.ts";
+import { LazyBodyStream, lazyBodiesWork } from "./lazy-body.ts";
 import { forwardToReal } from "./stand-in.ts";
 
 /** undici's Response, as this process had it before any stand-in was installed. */
@@ -79,14 +80,29 @@ export interface SimpleParts {
 }
 const SIMPLE_PARTS: SimpleParts = { status: 200, statusText: "", fields: null, body: null };
 
+/** Whether `body` hands out LazyBodyStreams (this Node lets them pass for real streams), checked once. */
+const LAZY_BODIES = lazyBodiesWork();
+const realBodyOf = (owner: object): ReadableStream => LiteResponse.realOf(owner as LiteResponse).body!;
+
 export class LiteResponse {
   #body: SimpleBody;
   #init: ResponseInit | undefined;
   #status: number;
   #headers: Headers | undefined;
   #real: Response | undefined;
+  /** A string body gets `text/plain;charset=UTF-8` unless the headers name a type: not one taken from a stream. */
+  #textType = false;
+  #lazyBody: LazyBodyStream | undefined;
 
   constructor(body?: ConstructorParameters<typeof Response>[0], init?: ResponseInit) {
+    let textType = typeof body === "string";
+    if (LazyBodyStream.isOne(body)) {
+      // `new Response(res.body, …)` with the untouched body of another lite response: its bytes, as they are
+      // (a body given as a stream gets no content type of its own). Else the real stream it stands for.
+      const owner = LazyBodyStream.untouchedOwner(body);
+      body = owner !== undefined && LiteResponse.isOne(owner) && owner.#real === undefined ? owner.#body : LazyBodyStream.real(body);
+      textType = false;
+    }
     if (!isSimpleBody(body) || (init !== undefined && (init === null || typeof init !== "object"))) {
       // Anything unusual: the real thing, now (its validation, its errors).
       this.#real = new NativeResponse(body, init);
@@ -105,6 +121,15 @@ export class LiteResponse {
     this.#body = b;
     this.#init = init;
     this.#status = status;
+    this.#textType = textType;
+    // A Headers object (another Response's, say) may change after this; the constructor copies it now.
+    if (init?.headers instanceof Headers) this.#headers = this.#ownHeaders();
+  }
+
+  #ownHeaders(): Headers {
+    const h = new Headers(this.#init?.headers);
+    if (this.#textType && !h.has("content-type")) h.set("content-type", "text/plain;charset=UTF-8");
+    return h;
   }
 
   get status(): number {
@@ -123,19 +148,38 @@ export class LiteResponse {
 
   get headers(): Headers {
     if (this.#real !== undefined) return this.#real.headers;
-    if (this.#headers === undefined) {
-      const h = new Headers(this.#init?.headers);
-      if (typeof this.#body === "string" && !h.has("content-type")) h.set("content-type", "text/plain;charset=UTF-8");
-      this.#headers = h;
-    }
+    this.#headers ??= this.#ownHeaders();
     return this.#headers;
+  }
+
+  /** The body stream: once handed out, always the same object; built only when somebody reads it. */
+  get body(): ReadableStream<Uint8Array> | null {
+    if (this.#real !== undefined) {
+      // The stand-in handed out stays the body while it is the real response's (clone() replaces that).
+      const body = this.#real.body;
+      return this.#lazyBody !== undefined && LazyBodyStream.real(this.#lazyBody) === body ? (this.#lazyBody as unknown as ReadableStream<Uint8Array>) : body;
+    }
+    if (this.#lazyBody !== undefined) return this.#lazyBody as unknown as ReadableStream<Uint8Array>;
+    if (this.#body === null) return null;
+    if (!LAZY_BODIES) return this.#realResponse().body;
+    this.#lazyBody = new LazyBodyStream(this, realBodyOf);
+    return this.#lazyBody as unknown as ReadableStream<Uint8Array>;
+  }
+
+  /** Nobody can have read a body whose real form was never built. */
+  get bodyUsed(): boolean {
+    return this.#real !== undefined && this.#real.bodyUsed;
   }
 
   /** The real undici Response, built once from what this one holds (including any header changes made). */
   #realResponse(): Response {
     if (this.#real === undefined) {
       const init: ResponseInit = { status: this.#status, statusText: this.statusText, headers: this.headers };
-      this.#real = new NativeResponse(this.#body, init);
+      // A string taken from a stream goes as bytes, which get no content type of their own.
+      const body = typeof this.#body === "string" && !this.#textType ? Buffer.from(this.#body, "utf8") : this.#body;
+      this.#real = new NativeResponse(body, init);
+      // A body stream already handed out is this real response's from now on.
+      if (this.#lazyBody !== undefined) LazyBodyStream.bind(this.#lazyBody, this.#real.body);
     }
     return this.#real;
   }
@@ -161,7 +205,7 @@ export class LiteResponse {
     const parts = SIMPLE_PARTS;
     parts.status = res.#status;
     parts.statusText = res.statusText;
-    parts.fields = res.#headers === undefined ? plainFields(res.#init?.headers, typeof b === "string") : null;
+    parts.fields = res.#headers === undefined ? plainFields(res.#init?.headers, res.#textType) : null;
     parts.body = b === null ? null : typeof b === "string" ? (asciiText(b) ?? Buffer.from(b, "utf8")) : b;
     return parts;
   }
