@@ -1,6 +1,7 @@
 import type { Logger } from "../log.ts";
 import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
+import { LiteHeaders } from "./lite-headers.ts";
 import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
@@ -363,6 +364,14 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * values already; another class's (a ponyfill's) are checked here.
  */
 function flattenHeaders(h: HeadersLike): string[] {
+  if (LiteHeaders.isOne(h)) {
+    // Names and values checked as undici checks them; a value may still hold a control character.
+    const flat = LiteHeaders.flat(h);
+    for (let i = 1; i < flat.length; i += 2) {
+      if (UNSENDABLE_VALUE.test(flat[i]!)) throw new TypeError(`the response header ${flat[i - 1]!} holds a character that cannot be sent`);
+    }
+    return flat;
+  }
   const out: string[] = [];
   if (Object.getPrototypeOf(h) === NativeHeaders.prototype) {
     for (const [name, value] of h as Headers) {

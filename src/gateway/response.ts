@@ -10,6 +10,7 @@
 
 import { asciiText, type AsciiText } from "./exchange.ts";
 import { LazyBodyStream, lazyBodiesWork } from "./lazy-body.ts";
+import { LiteHeaders } from "./lite-headers.ts";
 import { forwardToReal } from "./stand-in.ts";
 
 /** undici's Response, as this process had it before any stand-in was installed. */
@@ -127,7 +128,7 @@ export class LiteResponse {
   }
 
   #ownHeaders(): Headers {
-    const h = new Headers(this.#init?.headers);
+    const h = new LiteHeaders(this.#init?.headers) as unknown as Headers;
     if (this.#textType && !h.has("content-type")) h.set("content-type", "text/plain;charset=UTF-8");
     return h;
   }
@@ -214,7 +215,7 @@ export class LiteResponse {
     const body = JSON.stringify(data);
     if (body === undefined) return NativeResponse.json(data, init); // let undici throw its TypeError
     if (init?.headers === undefined) return new LiteResponse(body, { ...init, headers: JSON_FIELDS }) as unknown as Response;
-    const headers = new Headers(init.headers);
+    const headers = new LiteHeaders(init.headers) as unknown as Headers;
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
     return new LiteResponse(body, { ...init, headers }) as unknown as Response;
   }
