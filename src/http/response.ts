@@ -27,8 +27,9 @@ export interface ResponseHeadInit {
 }
 
 // The last head serialized and what it was made of. Consecutive responses alike (one route answering the same
-// way, within the same second) are common enough under load that checking costs far less than it saves; the
-// headers list is compared by identity, which a shared constant list (a text body's content type) makes hit.
+// way, within the same second) are common enough under load that checking costs far less than it saves. The
+// headers list is compared field by field: an app that writes `headers: { "content-type": … }` makes a new list
+// each time, of the same literal strings, which compare in a pointer check each.
 let memoHead = "";
 let memoHeaders: string[] | null = null;
 let memoStatus = 0;
@@ -42,15 +43,22 @@ let memoDate = "";
 // Where the memo's flattening read lands (kept so the read is not optimised away).
 let memoFirstChar = 0;
 
+function sameFields(a: string[], b: string[] | null): boolean {
+  if (a === b) return true;
+  if (b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Serializes a response head; the result is written as latin1 so every char is exactly one byte. A `headers`
- * list must not be changed once passed here (the memo above compares lists by identity).
+ * list must not be changed once passed here (the memo above keeps it to compare the next one with).
  */
 export function serializeHead(h: ResponseHeadInit): string {
   const date = h.hasDate ? "" : (h.date ?? httpDate());
   const headers = h.headers;
   if (
-    headers === memoHeaders && h.status === memoStatus && h.reason === memoReason && h.framing === memoFraming &&
+    sameFields(headers, memoHeaders) && h.status === memoStatus && h.reason === memoReason && h.framing === memoFraming &&
     h.contentLength === memoLength && h.close === memoClose && h.keepAlive10 === memoKeepAlive10 &&
     h.server === memoServer && date === memoDate
   ) {
