@@ -11,6 +11,9 @@ import { AccessFormatError, compileAccessFormat } from "../server/access-format.
 import { ListenError } from "../server/errors.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
+import { AdminServer } from "./admin.ts";
+import { RESTART_REASONS, Totals, backlogLimit, listenBacklog, renderMetrics, type RestartReason } from "./metrics.ts";
+import type { WorkerStats } from "./worker-stats.ts";
 
 /** Exit codes of the master (and so of `oryx`), documented in the README. */
 export const EXIT = {
@@ -39,8 +42,17 @@ interface Worker {
   bornAt: number;
   ready: boolean;
   lastBeat: number;
-  /** Reached --max-requests, or crashed (it stops by itself): to be stopped once a replacement is ready. */
-  retiring: boolean | "crash";
+  /**
+   * Reached --max-requests (true), crashed (it stops by itself), or passed --max-worker-memory: to be stopped once
+   * a replacement is ready.
+   */
+  retiring: boolean | "crash" | "memory";
+  /** Why it is being replaced, counted in oryx_worker_restarts_total when it exits. */
+  restartReason: RestartReason | null;
+  /** Its latest counters (--metrics-bind), and whether they were added to the retired totals at its exit. */
+  stats: WorkerStats | null;
+  folded: boolean;
+  rss: number | null;
   /** Told to stop; killed if still alive at this time. */
   stopDeadline: number | null;
 }
@@ -79,6 +91,15 @@ export class Arbiter {
   private bootFailures = 0;
   private nextSpawnAt = 0;
   private readonly listeners: Array<[HandledSignal, () => void]> = [];
+  /** The admin listener (--metrics-bind), or null. */
+  private admin: AdminServer | null = null;
+  /** Counters of workers that are gone (--metrics-bind). */
+  private readonly retired = new Totals();
+  private readonly restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
+  /** In --shutdown-delay after SIGTERM: not ready, still serving; the graceful stop begins at this time. */
+  private drainUntil: number | null = null;
+  private statsRequest = 0;
+  private readonly statsWaiters = new Map<number, { pending: Set<number>; done: () => void }>();
 
   constructor(opts: ArbiterOptions) {
     this.opts = opts;
@@ -104,8 +125,18 @@ export class Arbiter {
         for (const s of this.sockets) s.listener.url = s.listener.url.replace(/^http:/, "https:");
       }
       this.urls = this.sockets.map((b) => b.listener.url);
+      if (this.settings.metricsBind !== "") {
+        this.admin = new AdminServer({
+          healthy: () => this.healthy(),
+          ready: () => this.stopping === null && this.drainUntil === null && this.healthy(),
+          metrics: () => this.metrics(),
+        });
+        await this.admin.listen(this.settings.metricsBind);
+        this.log.info(`admin listener at ${this.admin.url} (/metrics, /healthz, /readyz)`);
+      }
     } catch (err) {
       if (err instanceof ListenError) {
+        this.closeSockets();
         process.stderr.write(`oryx: ${err.message}\n`);
         return EXIT.LISTEN;
       }
@@ -124,6 +155,10 @@ export class Arbiter {
       while (this.exitCode === null) {
         this.handleSignals();
         if (this.exitCode !== null) break;
+        if (this.drainUntil !== null && this.stopping === null && Date.now() >= this.drainUntil) {
+          this.log.info(`--shutdown-delay is over: stopping; requests in flight have ${this.settings.gracefulTimeout / 1000}s to finish`);
+          this.stopAll(true);
+        }
         this.killUnresponsive();
         this.manageWorkers();
         if (this.stopping !== null && this.workers.size === 0) {
@@ -136,6 +171,7 @@ export class Arbiter {
       for (const [sig, fn] of this.listeners) process.off(sig, fn);
       for (const w of this.workers.values()) w.proc.kill("SIGKILL");
       this.closeSockets();
+      this.admin?.close();
       if (this.settings.pidFile !== "") rmSync(this.settings.pidFile, { force: true });
     }
     if (this.stopping !== null && this.exitCode === EXIT.OK) this.log.info("stopped");
@@ -168,7 +204,12 @@ export class Arbiter {
       switch (sig) {
         case "SIGTERM":
         case "SIGINT":
-          if (this.stopping !== null) {
+          if (sig === "SIGTERM" && this.stopping === null && this.drainUntil === null && this.settings.shutdownDelay > 0) {
+            // Readiness fails now; the pool serves on (new connections too) until the load balancer has noticed.
+            this.drainUntil = Date.now() + this.settings.shutdownDelay;
+            this.scheduleWake(this.drainUntil);
+            this.log.info(`SIGTERM: not ready any more (/readyz answers 503); serving for ${this.settings.shutdownDelay / 1000}s more (--shutdown-delay), then stopping`);
+          } else if (this.stopping !== null) {
             this.log.warning(`${sig} again: stopping every worker now`);
             this.stopAll(false);
           } else {
@@ -226,6 +267,8 @@ export class Arbiter {
       cwd: this.opts.cwd,
       listeners: this.sockets.map((b) => b.listener),
       maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
+      reportMemory: s.maxWorkerMemory > 0 || s.metricsBind !== "",
+      collectStats: s.metricsBind !== "",
     };
     const proc = fork(workerEntry.file, [], {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
@@ -238,7 +281,10 @@ export class Arbiter {
       return;
     }
     const now = Date.now();
-    const w: Worker = { proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null };
+    const w: Worker = {
+      proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null,
+      restartReason: null, stats: null, folded: false, rss: null,
+    };
     this.workers.set(w.pid, w);
     this.sendSockets(w);
     proc.on("message", (msg: ToMaster) => this.onMessage(w, msg));
@@ -268,9 +314,22 @@ export class Arbiter {
 
   private onMessage(w: Worker, msg: ToMaster): void {
     switch (msg.t) {
-      case "heartbeat":
+      case "heartbeat": {
         w.lastBeat = Date.now();
+        if (msg.stats !== undefined) this.takeStats(w, msg.stats);
+        const rss = msg.stats?.rss ?? msg.rss;
+        if (rss !== undefined) {
+          w.rss = rss;
+          this.checkMemory(w, rss);
+        }
         return;
+      }
+      case "stats": {
+        this.takeStats(w, msg.stats);
+        const waiter = this.statsWaiters.get(msg.id);
+        if (waiter !== undefined && waiter.pending.delete(w.pid) && waiter.pending.size === 0) waiter.done();
+        return;
+      }
       case "ready":
         w.ready = true;
         w.lastBeat = Date.now();
@@ -310,6 +369,11 @@ export class Arbiter {
 
   private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
+    if (w.stats !== null) this.retired.add(w.stats);
+    w.folded = true;
+    for (const waiter of this.statsWaiters.values()) if (waiter.pending.delete(w.pid) && waiter.pending.size === 0) waiter.done();
+    if (w.restartReason !== null) this.restarts[w.restartReason]++;
+    else if (w.ready && this.stopping === null && w.stopDeadline === null) this.restarts.crash++;
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     if (this.stopping !== null || w.stopDeadline !== null) {
       this.log.debug(`worker ${w.pid} ${how}`);
@@ -377,6 +441,7 @@ export class Arbiter {
       } else if (w.ready) {
         if (now - w.lastBeat > timeout) {
           this.log.error(`worker ${w.pid} did not answer for ${((now - w.lastBeat) / 1000).toFixed(1)}s (--timeout ${timeout / 1000}s; an app stuck in a busy loop?); killing it`);
+          w.restartReason = "timeout";
           // Out of the pool at once (so its replacement starts now), tracked until its exit is seen.
           w.stopDeadline = now + 2000;
           w.proc.kill("SIGKILL");
@@ -424,13 +489,89 @@ export class Arbiter {
         if (w.stopDeadline !== null) continue;
         if (w.generation < this.generation) {
           this.log.info(`stopping old worker ${w.pid} (reload)`);
+          w.restartReason ??= "reload";
           this.stopWorker(w, true);
         } else if (w.retiring) {
-          this.log.info(`stopping worker ${w.pid} (${w.retiring === "crash" ? "after its crash" : "--max-requests"}; its replacement is ready)`);
+          const why = w.retiring === "crash" ? "after its crash" : w.retiring === "memory" ? "--max-worker-memory" : "--max-requests";
+          this.log.info(`stopping worker ${w.pid} (${why}; its replacement is ready)`);
+          w.restartReason ??= w.retiring === "crash" ? "crash" : w.retiring === "memory" ? "memory" : "max-requests";
           this.stopWorker(w, true);
         }
       }
     }
+  }
+
+  // ─── metrics and health ───────────────────────────────────────────────────────────────────────────────────
+
+  /** A worker's latest counters. One already counted at its exit (a last report that came late) adds what it adds. */
+  private takeStats(w: Worker, stats: WorkerStats): void {
+    if (w.folded) {
+      const before = w.stats;
+      const delta = new Totals();
+      delta.add(stats);
+      if (before !== null) {
+        for (const [k, n] of before.requests) delta.requests.set(k, (delta.requests.get(k) ?? 0) - n);
+        for (let i = 0; i < delta.buckets.length; i++) delta.buckets[i]! -= before.buckets[i] ?? 0;
+        delta.durationMs -= before.durationMs;
+        delta.bytesIn -= before.bytesIn;
+        delta.bytesOut -= before.bytesOut;
+      }
+      this.retired.add({ ...stats, requests: [...delta.requests], buckets: delta.buckets, durationMs: delta.durationMs, bytesIn: delta.bytesIn, bytesOut: delta.bytesOut });
+    }
+    w.stats = stats;
+  }
+
+  /** --max-worker-memory: a worker past it retires like one at --max-requests (its replacement first). */
+  private checkMemory(w: Worker, rss: number): void {
+    const limit = this.settings.maxWorkerMemory;
+    if (limit <= 0 || rss <= limit || w.retiring || !w.ready || w.stopDeadline !== null || this.stopping !== null) return;
+    this.log.warning(`worker ${w.pid} uses ${(rss / 1024 ** 2).toFixed(0)} MiB of memory (--max-worker-memory ${(limit / 1024 ** 2).toFixed(0)} MiB): retiring it once its replacement is ready`);
+    w.retiring = "memory";
+    this.wake();
+  }
+
+  private healthy(): boolean {
+    for (const w of this.workers.values()) if (w.ready && w.stopDeadline === null) return true;
+    return false;
+  }
+
+  /**
+   * The /metrics text. Each live worker is asked for its counters now (answered from its event loop, at most a
+   * second's wait), so a scrape sees every request answered before it, not the state of the last heartbeat.
+   */
+  private async metrics(): Promise<string> {
+    const id = ++this.statsRequest;
+    const pending = new Set<number>();
+    for (const w of this.workers.values()) {
+      if (!w.ready || !w.proc.connected) continue;
+      pending.add(w.pid);
+      this.send(w, { t: "stats", id });
+    }
+    if (pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        this.statsWaiters.set(id, {
+          pending,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+      this.statsWaiters.delete(id);
+    }
+    const ports = new Map<number, string>();
+    for (const s of this.sockets) if (s.listener.transport === "tcp") ports.set(Number(new URL(s.listener.url).port), s.listener.url);
+    const limit = backlogLimit(this.settings.backlog);
+    const backlog = listenBacklog()
+      .filter((b) => ports.has(b.port))
+      .map((b) => ({ listener: ports.get(b.port)!, queued: b.queued, limit }));
+    return renderMetrics({
+      retired: this.retired,
+      workers: [...this.workers.values()].map((w) => ({ pid: w.pid, ready: w.ready, stats: w.stats, rss: w.rss })),
+      restarts: this.restarts,
+      backlog,
+    });
   }
 
   private scheduleWake(at: number): void {

@@ -75,6 +75,20 @@ export interface OryxConfig {
   forwardedAllowIps?: string | string[];
   /** Read a PROXY protocol header from trusted peers. */
   proxyProtocol?: boolean;
+  /** The admin listener (/metrics, /healthz, /readyz): `"HOST:PORT"` or `"PORT"` (on 127.0.0.1); `""` is off. */
+  metricsBind?: string;
+  /** After SIGTERM, how long readiness fails while the workers still serve, before the graceful stop. */
+  shutdownDelay?: DurationValue;
+  /** A worker whose RSS passes this retires gracefully; 0 is no limit. */
+  maxWorkerMemory?: SizeValue;
+  /** Development: replace the workers when a watched file changes. */
+  reload?: boolean;
+  /** Directories to watch with reload, in place of the app's. */
+  reloadDir?: string | string[];
+  /** Globs of files whose change reloads. */
+  reloadInclude?: string | string[];
+  /** Globs of files ignored even if included. */
+  reloadExclude?: string | string[];
 }
 
 /** For type checking and editor help in a config module: `export default defineConfig({ ... })`. */
@@ -137,6 +151,13 @@ const KINDS = {
   unixSocketMode: "mode",
   forwardedAllowIps: "list",
   proxyProtocol: "boolean",
+  metricsBind: "string",
+  shutdownDelay: "duration",
+  maxWorkerMemory: "size",
+  reload: "boolean",
+  reloadDir: "list",
+  reloadInclude: "list",
+  reloadExclude: "list",
 } as const satisfies Record<keyof Settings, Kind>;
 
 /** The JavaScript values each kind takes (a "choice" takes its setting's own values). */
