@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ import { ListenError } from "../server/errors.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
 import { AdminServer } from "./admin.ts";
+import { Reloader } from "./reload.ts";
 import { RESTART_REASONS, Totals, backlogLimit, listenBacklog, renderMetrics, type RestartReason } from "./metrics.ts";
 import type { WorkerStats } from "./worker-stats.ts";
 
@@ -63,7 +64,14 @@ export interface ArbiterOptions {
   cwd: string;
   version: string;
   log: Logger;
+  /** The config file in use (absolute), watched too under --reload. */
+  configFile?: string;
+  /** Reads the settings again (the config file changed, under --reload). Throws UsageError. */
+  rereadSettings?: () => Promise<Settings>;
 }
+
+/** Settings a running master cannot change: they are bound, or are the watcher's own. A reload keeps them. */
+const FIXED_SETTINGS = ["bind", "backlog", "unixSocketMode", "pidFile", "metricsBind", "reload", "reloadDir", "reloadInclude", "reloadExclude", "workers", "errorLog", "logLevel"] as const;
 
 /**
  * The master: binds the sockets once, starts the workers, and supervises them in one loop that wakes on a
@@ -74,7 +82,7 @@ export interface ArbiterOptions {
 export class Arbiter {
   private readonly opts: ArbiterOptions;
   private readonly log: Logger;
-  private readonly settings: Settings;
+  private settings: Settings;
   private readonly workers = new Map<number, Worker>();
   private sockets: BoundSocket[] = [];
   private urls: string[] = [];
@@ -100,6 +108,9 @@ export class Arbiter {
   private drainUntil: number | null = null;
   private statsRequest = 0;
   private readonly statsWaiters = new Map<number, { pending: Set<number>; done: () => void }>();
+  private reloader: Reloader | null = null;
+  /** Files whose change (--reload) is waiting for the loop to reload. */
+  private changed: string[] = [];
 
   constructor(opts: ArbiterOptions) {
     this.opts = opts;
@@ -143,6 +154,7 @@ export class Arbiter {
       throw err;
     }
     if (this.settings.pidFile !== "") writeFileSync(this.settings.pidFile, `${process.pid}\n`);
+    if (this.settings.reload) await this.watch();
     for (const sig of HANDLED_SIGNALS) {
       const fn = (): void => {
         this.signals.push(sig);
@@ -155,6 +167,7 @@ export class Arbiter {
       while (this.exitCode === null) {
         this.handleSignals();
         if (this.exitCode !== null) break;
+        if (this.changed.length > 0) await this.reloadChanged();
         if (this.drainUntil !== null && this.stopping === null && Date.now() >= this.drainUntil) {
           this.log.info(`--shutdown-delay is over: stopping; requests in flight have ${this.settings.gracefulTimeout / 1000}s to finish`);
           this.stopAll(true);
@@ -172,6 +185,7 @@ export class Arbiter {
       for (const w of this.workers.values()) w.proc.kill("SIGKILL");
       this.closeSockets();
       this.admin?.close();
+      await this.reloader?.close();
       if (this.settings.pidFile !== "") rmSync(this.settings.pidFile, { force: true });
     }
     if (this.stopping !== null && this.exitCode === EXIT.OK) this.log.info("stopped");
@@ -499,6 +513,57 @@ export class Arbiter {
         }
       }
     }
+  }
+
+  // ─── --reload ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  private async watch(): Promise<void> {
+    const s = this.settings;
+    const cwd = this.opts.cwd;
+    const appFile = path.resolve(cwd, this.opts.app.module);
+    const appDir = existsSync(appFile) && statSync(appFile).isFile() ? path.dirname(appFile) : cwd;
+    const dirs = s.reloadDir.length > 0 ? s.reloadDir.map((d) => path.resolve(cwd, d)) : [appDir];
+    this.reloader = new Reloader({
+      dirs,
+      files: this.opts.configFile !== undefined ? [this.opts.configFile] : [],
+      include: s.reloadInclude,
+      exclude: s.reloadExclude,
+      onChange: (files) => {
+        if (this.stopping !== null || this.drainUntil !== null) return;
+        this.changed.push(...files);
+        this.wake();
+      },
+      onError: (err) => this.log.warning(`--reload: the file watcher failed: ${err.message}`),
+    });
+    await this.reloader.start();
+    this.log.info(`--reload: watching ${dirs.join(", ")} for changes (development only)`);
+  }
+
+  /** Files changed: new workers load the app afresh; the old ones stop once they are ready, or stay if it does not load. */
+  private async reloadChanged(): Promise<void> {
+    const files = [...new Set(this.changed.splice(0))];
+    const names = files.map((f) => path.relative(this.opts.cwd, f) || f);
+    const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+    const config = this.opts.configFile;
+    if (config !== undefined && files.includes(config) && this.opts.rereadSettings !== undefined) {
+      let next: Settings;
+      try {
+        next = await this.opts.rereadSettings();
+      } catch (err) {
+        this.log.error(`--reload: ${(err as Error).message}; the workers keep serving with the settings they have`);
+        return;
+      }
+      const kept: string[] = [];
+      for (const key of FIXED_SETTINGS) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(this.settings[key])) kept.push(key);
+        (next as unknown as Record<string, unknown>)[key] = this.settings[key];
+      }
+      if (kept.length > 0) this.log.warning(`--reload: ${kept.join(", ")} changed in the config file; that takes a restart of oryx, not a reload`);
+      this.settings = next;
+    }
+    if (this.stopping !== null) return;
+    this.generation++;
+    this.log.info(`--reload: ${shown} changed: reloading (new workers load the app; the old ones stop when the new are ready)`);
   }
 
   // ─── metrics and health ───────────────────────────────────────────────────────────────────────────────────
