@@ -67,7 +67,9 @@ export class StatsCollector {
   /** Once per completed or abandoned response (the engine's access hook). */
   readonly onAccess = (r: AccessRecord): void => {
     this.finished++;
-    const m = METHOD_INDEX[r.head.method] ?? OTHER;
+    const method = r.head.method;
+    // GET first: most requests, and a string compare is cheaper than the table's hash lookup.
+    const m = method === "GET" ? 0 : (METHOD_INDEX[method] ?? OTHER);
     const status = r.status >= 0 && r.status < STATUSES ? r.status : 0;
     this.counts[m * STATUSES + status]!++;
     const ms = r.durationMs;
