@@ -111,6 +111,8 @@ export class Arbiter {
   private reloader: Reloader | null = null;
   /** Files whose change (--reload) is waiting for the loop to reload. */
   private changed: string[] = [];
+  /** --reload, and the app did not load at start: no worker until a file changes. */
+  private waitingForChange = false;
 
   constructor(opts: ArbiterOptions) {
     this.opts = opts;
@@ -393,7 +395,11 @@ export class Arbiter {
       this.log.debug(`worker ${w.pid} ${how}`);
     } else if (!w.ready) {
       if (code === WORKER_EXIT.APP_LOAD || code === WORKER_EXIT.LISTEN) {
-        if (!this.everReady) {
+        if (!this.everReady && this.settings.reload && code === WORKER_EXIT.APP_LOAD) {
+          // Development: the worker said why; a fix is an edit away, so wait for it rather than exit.
+          this.log.error("the app does not load; --reload: waiting for a change to try again");
+          this.waitingForChange = true;
+        } else if (!this.everReady) {
           // At start: the worker already said why, in one line; give up with the same exit code.
           this.exitCode = code;
           this.stopAll(false);
@@ -469,7 +475,7 @@ export class Arbiter {
 
   /** Brings the pool to its target: spawns, retires extras, finishes reloads and --max-requests handovers. */
   private manageWorkers(): void {
-    if (this.stopping !== null || this.exitCode !== null) return;
+    if (this.stopping !== null || this.exitCode !== null || this.waitingForChange) return;
     const current: Worker[] = [];
     for (const w of this.workers.values()) {
       if (w.generation === this.generation && !w.retiring && w.stopDeadline === null) current.push(w);
@@ -562,6 +568,11 @@ export class Arbiter {
       this.settings = next;
     }
     if (this.stopping !== null) return;
+    if (this.waitingForChange) {
+      this.waitingForChange = false;
+      this.log.info(`--reload: ${shown} changed: trying to load the app again`);
+      return;
+    }
     this.generation++;
     this.log.info(`--reload: ${shown} changed: reloading (new workers load the app; the old ones stop when the new are ready)`);
   }

@@ -211,6 +211,9 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
   return convertConfig(config, file);
 }
 
+/** How many times each config module was imported (see readConfig). */
+const configLoads = new Map<string, number>();
+
 async function readConfig(file: string, cwd: string): Promise<unknown> {
   const abs = path.resolve(cwd, file);
   const ext = path.extname(abs);
@@ -240,7 +243,12 @@ async function readConfig(file: string, cwd: string): Promise<unknown> {
   if (TS_EXTENSIONS.has(ext)) await enableTypeScript();
   let value: unknown;
   try {
-    const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    // Read again (--reload saw it change): a fresh URL, or import() hands back the module it loaded before.
+    // (A CommonJS file stays in require's cache: only ES modules and TypeScript read as ES modules are fresh.)
+    const seen = (configLoads.get(abs) ?? 0) + 1;
+    configLoads.set(abs, seen);
+    const url = pathToFileURL(abs).href + (seen > 1 ? `?oryx-reload=${seen}` : "");
+    const mod = (await import(url)) as Record<string, unknown>;
     value = moduleConfig(mod);
     if (value === undefined) {
       throw new ConfigFileError(`${file} has no default export (write \`export default defineConfig({ ... })\` or \`module.exports = { ... }\`)`);

@@ -8,7 +8,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LOCAL, ROOT, cleanup, ensureBuilt, hit, launch, stop, sleep } from "./pool.ts";
+import { spawn } from "node:child_process";
+import { CLI, LOCAL, ROOT, cleanup, ensureBuilt, hit, launch, signal, stop, sleep, until, within } from "./pool.ts";
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "reload-version.ts");
 const dirs: string[] = [];
@@ -90,5 +91,54 @@ describe("--reload", { concurrency: false }, () => {
     const reloads = [...o.stderr().matchAll(/--reload: (.*) changed: reloading/g)].map((m) => m[1]);
     assert.deepEqual(reloads, [path.join("src", "take.txt")]);
     assert.equal((await stop(o)).code, 0);
+  });
+
+  test("a changed config file is read again: the new workers have its settings", async () => {
+    const app = tempApp();
+    const config = path.join(app.dir, "oryx.config.json");
+    writeFileSync(config, '{ "serverHeader": "first" }\n');
+    const o = await launch([app.file, "-w", "2", ...LOCAL, "--reload", "-c", config], { cwd: app.dir });
+    await o.waitLog(/--reload: watching/, 5000, "the watcher's line");
+    assert.equal((await fetch(`http://127.0.0.1:${o.port}/`)).headers.get("server"), "first");
+    // -w 2 on the command line wins over the file's workers; backlog takes a restart, and is kept.
+    writeFileSync(config, '{ "serverHeader": "second", "workers": 3, "backlog": 100 }\n');
+    await o.waitLog(/--reload: backlog changed in the config file; that takes a restart/, 10_000, "the warning about backlog");
+    let server: string | null = "";
+    for (let streak = 0; streak < 10; ) {
+      const res = await fetch(`http://127.0.0.1:${o.port}/`);
+      await res.text();
+      server = res.headers.get("server");
+      streak = server === "second" ? streak + 1 : 0;
+      if (streak === 0) await sleep(20);
+    }
+    assert.doesNotMatch(o.stderr(), /workers changed in the config file/);
+    // A config file that does not parse: one error, the workers keep the settings they have.
+    const from = o.stderr().length;
+    writeFileSync(config, '{ "serverHeader": \n');
+    await o.waitLog(/--reload: .*oryx\.config\.json.*; the workers keep serving with the settings they have/, 10_000, "the config error", from);
+    assert.equal((await fetch(`http://127.0.0.1:${o.port}/`)).headers.get("server"), "second");
+    assert.equal((await stop(o)).code, 0);
+  });
+
+  test("an app that does not load at start waits for a fix instead of exiting", async () => {
+    const app = tempApp();
+    writeFileSync(app.file, 'throw new Error("broken-at-start");\n');
+    const proc = spawn(process.execPath, [CLI, app.file, ...LOCAL, "--reload"], { cwd: app.dir, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    proc.stderr!.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+    try {
+      await until(() => /waiting for a change to try again/.test(err) || proc.exitCode !== null, 20_000, "the wait for a fix", () => err);
+      assert.equal(proc.exitCode, null, `it exited: ${err}`);
+      app.write("v9");
+      await until(() => / serving .* on http:\/\/127\.0\.0\.1:\d+ \(pid \d+\)/.test(err), 20_000, "the startup line", () => err);
+      const port = Number(/ on http:\/\/127\.0\.0\.1:(\d+) \(pid/.exec(err)![1]);
+      assert.match((await hit(port, "/")).body, /^v9 /);
+      assert.equal((err.match(/broken-at-start/g) ?? []).length >= 1, true);
+      signal(proc.pid!, "SIGTERM");
+      assert.equal(await within(exited, 15_000, "the exit"), 0);
+    } finally {
+      if (proc.exitCode === null) signal(proc.pid!, "SIGKILL");
+    }
   });
 });
