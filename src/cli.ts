@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import path from "node:path";
 import { Arbiter, EXIT } from "./arbiter/master.ts";
 import { checkConfigReport, helpText, resolveCommandLine, shippedExample, type CommandLine } from "./config/args.ts";
 import { ConfigFileError } from "./config/file.ts";
@@ -63,7 +64,17 @@ async function main(argv: string[]): Promise<void> {
     exitWith(EXIT.USAGE, `oryx: --error-log: cannot open ${settings.errorLog}: ${why}${e.code ? ` (${e.code})` : ""}`);
   }
   // The master binds, supervises and never serves; the workers load the app (and report why, if they cannot).
-  const arbiter = new Arbiter({ settings, app: parseAppSpec(cmd.app), cwd: process.cwd(), version: VERSION, log });
+  const cwd = process.cwd();
+  const arbiter = new Arbiter({
+    settings,
+    app: parseAppSpec(cmd.app),
+    cwd,
+    version: VERSION,
+    log,
+    ...(cmd.config !== undefined ? { configFile: path.resolve(cwd, cmd.config) } : {}),
+    // Under --reload, a changed config file is read again the way it was at start (flags and ORYX_* still win).
+    rereadSettings: async () => (await resolveCommandLine(argv, process.env, cwd)).settings,
+  });
   process.exit(await arbiter.run());
 }
 

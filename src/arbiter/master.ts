@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,10 @@ import { AccessFormatError, compileAccessFormat } from "../server/access-format.
 import { ListenError } from "../server/errors.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
+import { AdminServer } from "./admin.ts";
+import { Reloader } from "./reload.ts";
+import { RESTART_REASONS, Totals, backlogLimit, listenBacklog, renderMetrics, type RestartReason } from "./metrics.ts";
+import type { WorkerStats } from "./worker-stats.ts";
 
 /** Exit codes of the master (and so of `oryx`), documented in the README. */
 export const EXIT = {
@@ -39,8 +43,17 @@ interface Worker {
   bornAt: number;
   ready: boolean;
   lastBeat: number;
-  /** Reached --max-requests, or crashed (it stops by itself): to be stopped once a replacement is ready. */
-  retiring: boolean | "crash";
+  /**
+   * Reached --max-requests (true), crashed (it stops by itself), or passed --max-worker-memory: to be stopped once
+   * a replacement is ready.
+   */
+  retiring: boolean | "crash" | "memory";
+  /** Why it is being replaced, counted in oryx_worker_restarts_total when it exits. */
+  restartReason: RestartReason | null;
+  /** Its latest counters (--metrics-bind), and whether they were added to the retired totals at its exit. */
+  stats: WorkerStats | null;
+  folded: boolean;
+  rss: number | null;
   /** Told to stop; killed if still alive at this time. */
   stopDeadline: number | null;
 }
@@ -51,7 +64,14 @@ export interface ArbiterOptions {
   cwd: string;
   version: string;
   log: Logger;
+  /** The config file in use (absolute), watched too under --reload. */
+  configFile?: string;
+  /** Reads the settings again (the config file changed, under --reload). Throws UsageError. */
+  rereadSettings?: () => Promise<Settings>;
 }
+
+/** Settings a running master cannot change: they are bound, or are the watcher's own. A reload keeps them. */
+const FIXED_SETTINGS = ["bind", "backlog", "unixSocketMode", "pidFile", "metricsBind", "reload", "reloadDir", "reloadInclude", "reloadExclude", "workers", "errorLog", "logLevel"] as const;
 
 /**
  * The master: binds the sockets once, starts the workers, and supervises them in one loop that wakes on a
@@ -62,7 +82,7 @@ export interface ArbiterOptions {
 export class Arbiter {
   private readonly opts: ArbiterOptions;
   private readonly log: Logger;
-  private readonly settings: Settings;
+  private settings: Settings;
   private readonly workers = new Map<number, Worker>();
   private sockets: BoundSocket[] = [];
   private urls: string[] = [];
@@ -79,6 +99,20 @@ export class Arbiter {
   private bootFailures = 0;
   private nextSpawnAt = 0;
   private readonly listeners: Array<[HandledSignal, () => void]> = [];
+  /** The admin listener (--metrics-bind), or null. */
+  private admin: AdminServer | null = null;
+  /** Counters of workers that are gone (--metrics-bind). */
+  private readonly retired = new Totals();
+  private readonly restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
+  /** In --shutdown-delay after SIGTERM: not ready, still serving; the graceful stop begins at this time. */
+  private drainUntil: number | null = null;
+  private statsRequest = 0;
+  private readonly statsWaiters = new Map<number, { pending: Set<number>; done: () => void }>();
+  private reloader: Reloader | null = null;
+  /** Files whose change (--reload) is waiting for the loop to reload. */
+  private changed: string[] = [];
+  /** --reload, and the app did not load at start: no worker until a file changes. */
+  private waitingForChange = false;
 
   constructor(opts: ArbiterOptions) {
     this.opts = opts;
@@ -104,14 +138,25 @@ export class Arbiter {
         for (const s of this.sockets) s.listener.url = s.listener.url.replace(/^http:/, "https:");
       }
       this.urls = this.sockets.map((b) => b.listener.url);
+      if (this.settings.metricsBind !== "") {
+        this.admin = new AdminServer({
+          healthy: () => this.healthy(),
+          ready: () => this.stopping === null && this.drainUntil === null && this.healthy(),
+          metrics: () => this.metrics(),
+        });
+        await this.admin.listen(this.settings.metricsBind);
+        this.log.info(`admin listener at ${this.admin.url} (/metrics, /healthz, /readyz)`);
+      }
     } catch (err) {
       if (err instanceof ListenError) {
+        this.closeSockets();
         process.stderr.write(`oryx: ${err.message}\n`);
         return EXIT.LISTEN;
       }
       throw err;
     }
     if (this.settings.pidFile !== "") writeFileSync(this.settings.pidFile, `${process.pid}\n`);
+    if (this.settings.reload) await this.watch();
     for (const sig of HANDLED_SIGNALS) {
       const fn = (): void => {
         this.signals.push(sig);
@@ -124,6 +169,11 @@ export class Arbiter {
       while (this.exitCode === null) {
         this.handleSignals();
         if (this.exitCode !== null) break;
+        if (this.changed.length > 0) await this.reloadChanged();
+        if (this.drainUntil !== null && this.stopping === null && Date.now() >= this.drainUntil) {
+          this.log.info(`--shutdown-delay is over: stopping; requests in flight have ${this.settings.gracefulTimeout / 1000}s to finish`);
+          this.stopAll(true);
+        }
         this.killUnresponsive();
         this.manageWorkers();
         if (this.stopping !== null && this.workers.size === 0) {
@@ -136,6 +186,8 @@ export class Arbiter {
       for (const [sig, fn] of this.listeners) process.off(sig, fn);
       for (const w of this.workers.values()) w.proc.kill("SIGKILL");
       this.closeSockets();
+      this.admin?.close();
+      await this.reloader?.close();
       if (this.settings.pidFile !== "") rmSync(this.settings.pidFile, { force: true });
     }
     if (this.stopping !== null && this.exitCode === EXIT.OK) this.log.info("stopped");
@@ -168,7 +220,12 @@ export class Arbiter {
       switch (sig) {
         case "SIGTERM":
         case "SIGINT":
-          if (this.stopping !== null) {
+          if (sig === "SIGTERM" && this.stopping === null && this.drainUntil === null && this.settings.shutdownDelay > 0) {
+            // Readiness fails now; the pool serves on (new connections too) until the load balancer has noticed.
+            this.drainUntil = Date.now() + this.settings.shutdownDelay;
+            this.scheduleWake(this.drainUntil);
+            this.log.info(`SIGTERM: not ready any more (/readyz answers 503); serving for ${this.settings.shutdownDelay / 1000}s more (--shutdown-delay), then stopping`);
+          } else if (this.stopping !== null) {
             this.log.warning(`${sig} again: stopping every worker now`);
             this.stopAll(false);
           } else {
@@ -226,6 +283,8 @@ export class Arbiter {
       cwd: this.opts.cwd,
       listeners: this.sockets.map((b) => b.listener),
       maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
+      reportMemory: s.maxWorkerMemory > 0 || s.metricsBind !== "",
+      collectStats: s.metricsBind !== "",
     };
     const proc = fork(workerEntry.file, [], {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
@@ -238,7 +297,10 @@ export class Arbiter {
       return;
     }
     const now = Date.now();
-    const w: Worker = { proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null };
+    const w: Worker = {
+      proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null,
+      restartReason: null, stats: null, folded: false, rss: null,
+    };
     this.workers.set(w.pid, w);
     this.sendSockets(w);
     proc.on("message", (msg: ToMaster) => this.onMessage(w, msg));
@@ -268,9 +330,22 @@ export class Arbiter {
 
   private onMessage(w: Worker, msg: ToMaster): void {
     switch (msg.t) {
-      case "heartbeat":
+      case "heartbeat": {
         w.lastBeat = Date.now();
+        if (msg.stats !== undefined) this.takeStats(w, msg.stats);
+        const rss = msg.stats?.rss ?? msg.rss;
+        if (rss !== undefined) {
+          w.rss = rss;
+          this.checkMemory(w, rss);
+        }
         return;
+      }
+      case "stats": {
+        this.takeStats(w, msg.stats);
+        const waiter = this.statsWaiters.get(msg.id);
+        if (waiter !== undefined && waiter.pending.delete(w.pid) && waiter.pending.size === 0) waiter.done();
+        return;
+      }
       case "ready":
         w.ready = true;
         w.lastBeat = Date.now();
@@ -310,12 +385,21 @@ export class Arbiter {
 
   private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
+    if (w.stats !== null) this.retired.add(w.stats);
+    w.folded = true;
+    for (const waiter of this.statsWaiters.values()) if (waiter.pending.delete(w.pid) && waiter.pending.size === 0) waiter.done();
+    if (w.restartReason !== null) this.restarts[w.restartReason]++;
+    else if (w.ready && this.stopping === null && w.stopDeadline === null) this.restarts.crash++;
     const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     if (this.stopping !== null || w.stopDeadline !== null) {
       this.log.debug(`worker ${w.pid} ${how}`);
     } else if (!w.ready) {
       if (code === WORKER_EXIT.APP_LOAD || code === WORKER_EXIT.LISTEN) {
-        if (!this.everReady) {
+        if (!this.everReady && this.settings.reload && code === WORKER_EXIT.APP_LOAD) {
+          // Development: the worker said why; a fix is an edit away, so wait for it rather than exit.
+          this.log.error("the app does not load; --reload: waiting for a change to try again");
+          this.waitingForChange = true;
+        } else if (!this.everReady) {
           // At start: the worker already said why, in one line; give up with the same exit code.
           this.exitCode = code;
           this.stopAll(false);
@@ -377,6 +461,7 @@ export class Arbiter {
       } else if (w.ready) {
         if (now - w.lastBeat > timeout) {
           this.log.error(`worker ${w.pid} did not answer for ${((now - w.lastBeat) / 1000).toFixed(1)}s (--timeout ${timeout / 1000}s; an app stuck in a busy loop?); killing it`);
+          w.restartReason = "timeout";
           // Out of the pool at once (so its replacement starts now), tracked until its exit is seen.
           w.stopDeadline = now + 2000;
           w.proc.kill("SIGKILL");
@@ -390,7 +475,7 @@ export class Arbiter {
 
   /** Brings the pool to its target: spawns, retires extras, finishes reloads and --max-requests handovers. */
   private manageWorkers(): void {
-    if (this.stopping !== null || this.exitCode !== null) return;
+    if (this.stopping !== null || this.exitCode !== null || this.waitingForChange) return;
     const current: Worker[] = [];
     for (const w of this.workers.values()) {
       if (w.generation === this.generation && !w.retiring && w.stopDeadline === null) current.push(w);
@@ -424,13 +509,145 @@ export class Arbiter {
         if (w.stopDeadline !== null) continue;
         if (w.generation < this.generation) {
           this.log.info(`stopping old worker ${w.pid} (reload)`);
+          w.restartReason ??= "reload";
           this.stopWorker(w, true);
         } else if (w.retiring) {
-          this.log.info(`stopping worker ${w.pid} (${w.retiring === "crash" ? "after its crash" : "--max-requests"}; its replacement is ready)`);
+          const why = w.retiring === "crash" ? "after its crash" : w.retiring === "memory" ? "--max-worker-memory" : "--max-requests";
+          this.log.info(`stopping worker ${w.pid} (${why}; its replacement is ready)`);
+          w.restartReason ??= w.retiring === "crash" ? "crash" : w.retiring === "memory" ? "memory" : "max-requests";
           this.stopWorker(w, true);
         }
       }
     }
+  }
+
+  // ─── --reload ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  private async watch(): Promise<void> {
+    const s = this.settings;
+    const cwd = this.opts.cwd;
+    const appFile = path.resolve(cwd, this.opts.app.module);
+    const appDir = existsSync(appFile) && statSync(appFile).isFile() ? path.dirname(appFile) : cwd;
+    const dirs = s.reloadDir.length > 0 ? s.reloadDir.map((d) => path.resolve(cwd, d)) : [appDir];
+    this.reloader = new Reloader({
+      dirs,
+      files: this.opts.configFile !== undefined ? [this.opts.configFile] : [],
+      include: s.reloadInclude,
+      exclude: s.reloadExclude,
+      onChange: (files) => {
+        if (this.stopping !== null || this.drainUntil !== null) return;
+        this.changed.push(...files);
+        this.wake();
+      },
+      onError: (err) => this.log.warning(`--reload: the file watcher failed: ${err.message}`),
+    });
+    await this.reloader.start();
+    this.log.info(`--reload: watching ${dirs.join(", ")} for changes (development only)`);
+  }
+
+  /** Files changed: new workers load the app afresh; the old ones stop once they are ready, or stay if it does not load. */
+  private async reloadChanged(): Promise<void> {
+    const files = [...new Set(this.changed.splice(0))];
+    const names = files.map((f) => path.relative(this.opts.cwd, f) || f);
+    const shown = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
+    const config = this.opts.configFile;
+    if (config !== undefined && files.includes(config) && this.opts.rereadSettings !== undefined) {
+      let next: Settings;
+      try {
+        next = await this.opts.rereadSettings();
+      } catch (err) {
+        this.log.error(`--reload: ${(err as Error).message}; the workers keep serving with the settings they have`);
+        return;
+      }
+      const kept: string[] = [];
+      for (const key of FIXED_SETTINGS) {
+        if (JSON.stringify(next[key]) !== JSON.stringify(this.settings[key])) kept.push(key);
+        (next as unknown as Record<string, unknown>)[key] = this.settings[key];
+      }
+      if (kept.length > 0) this.log.warning(`--reload: ${kept.join(", ")} changed in the config file; that takes a restart of oryx, not a reload`);
+      this.settings = next;
+    }
+    if (this.stopping !== null) return;
+    if (this.waitingForChange) {
+      this.waitingForChange = false;
+      this.log.info(`--reload: ${shown} changed: trying to load the app again`);
+      return;
+    }
+    this.generation++;
+    this.log.info(`--reload: ${shown} changed: reloading (new workers load the app; the old ones stop when the new are ready)`);
+  }
+
+  // ─── metrics and health ───────────────────────────────────────────────────────────────────────────────────
+
+  /** A worker's latest counters. One already counted at its exit (a last report that came late) adds what it adds. */
+  private takeStats(w: Worker, stats: WorkerStats): void {
+    if (w.folded) {
+      const before = w.stats;
+      const delta = new Totals();
+      delta.add(stats);
+      if (before !== null) {
+        for (const [k, n] of before.requests) delta.requests.set(k, (delta.requests.get(k) ?? 0) - n);
+        for (let i = 0; i < delta.buckets.length; i++) delta.buckets[i]! -= before.buckets[i] ?? 0;
+        delta.durationMs -= before.durationMs;
+        delta.bytesIn -= before.bytesIn;
+        delta.bytesOut -= before.bytesOut;
+      }
+      this.retired.add({ ...stats, requests: [...delta.requests], buckets: delta.buckets, durationMs: delta.durationMs, bytesIn: delta.bytesIn, bytesOut: delta.bytesOut });
+    }
+    w.stats = stats;
+  }
+
+  /** --max-worker-memory: a worker past it retires like one at --max-requests (its replacement first). */
+  private checkMemory(w: Worker, rss: number): void {
+    const limit = this.settings.maxWorkerMemory;
+    if (limit <= 0 || rss <= limit || w.retiring || !w.ready || w.stopDeadline !== null || this.stopping !== null) return;
+    this.log.warning(`worker ${w.pid} uses ${(rss / 1024 ** 2).toFixed(0)} MiB of memory (--max-worker-memory ${(limit / 1024 ** 2).toFixed(0)} MiB): retiring it once its replacement is ready`);
+    w.retiring = "memory";
+    this.wake();
+  }
+
+  private healthy(): boolean {
+    for (const w of this.workers.values()) if (w.ready && w.stopDeadline === null) return true;
+    return false;
+  }
+
+  /**
+   * The /metrics text. Each live worker is asked for its counters now (answered from its event loop, at most a
+   * second's wait), so a scrape sees every request answered before it, not the state of the last heartbeat.
+   */
+  private async metrics(): Promise<string> {
+    const id = ++this.statsRequest;
+    const pending = new Set<number>();
+    for (const w of this.workers.values()) {
+      if (!w.ready || !w.proc.connected) continue;
+      pending.add(w.pid);
+      this.send(w, { t: "stats", id });
+    }
+    if (pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        this.statsWaiters.set(id, {
+          pending,
+          done: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+      this.statsWaiters.delete(id);
+    }
+    const ports = new Map<number, string>();
+    for (const s of this.sockets) if (s.listener.transport === "tcp") ports.set(Number(new URL(s.listener.url).port), s.listener.url);
+    const limit = backlogLimit(this.settings.backlog);
+    const backlog = listenBacklog()
+      .filter((b) => ports.has(b.port))
+      .map((b) => ({ listener: ports.get(b.port)!, queued: b.queued, limit }));
+    return renderMetrics({
+      retired: this.retired,
+      workers: [...this.workers.values()].map((w) => ({ pid: w.pid, ready: w.ready, stats: w.stats, rss: w.rss })),
+      restarts: this.restarts,
+      backlog,
+    });
   }
 
   private scheduleWake(at: number): void {

@@ -1,6 +1,7 @@
 import type { Settings } from "../config/settings.ts";
 import type { AppSpec } from "../gateway/load.ts";
 import type { ListenerInfo } from "../server/server.ts";
+import type { WorkerStats } from "./worker-stats.ts";
 
 /** What a worker needs to start: passed in ORYX_WORKER_CONFIG as JSON. */
 export interface WorkerConfig {
@@ -11,6 +12,10 @@ export interface WorkerConfig {
   listeners: ListenerInfo[];
   /** Requests after which this worker retires (0: never). The master adds the jitter. */
   maxRequests: number;
+  /** Report RSS on the heartbeat (--max-worker-memory or --metrics-bind). */
+  reportMemory: boolean;
+  /** Count requests and report them on the heartbeat (--metrics-bind). */
+  collectStats: boolean;
 }
 
 export const WORKER_CONFIG_ENV = "ORYX_WORKER_CONFIG";
@@ -20,12 +25,14 @@ export type ToWorker =
   | { t: "socket"; index: number }
   | { t: "stop" } // graceful: finish in-flight requests, then exit
   | { t: "quit" } // fast: close everything and exit now
-  | { t: "reopen" }; // reopen log files
+  | { t: "reopen" } // reopen log files
+  | { t: "stats"; id: number }; // send your counters now (a /metrics scrape): answered with a "stats" message
 
 /** Worker → master. */
 export type ToMaster =
   | { t: "ready"; interface: string }
-  | { t: "heartbeat" }
+  | { t: "heartbeat"; rss?: number; stats?: WorkerStats } // rss with reportMemory, stats with collectStats
+  | { t: "stats"; id: number; stats: WorkerStats }
   | { t: "retire"; requests: number; reason?: "crash" } // --max-requests reached, or crashed: start my replacement, then stop me
   | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
   | { t: "listen-failed"; message: string };

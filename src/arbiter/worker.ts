@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { Server, type InheritedSocket } from "../server/server.ts";
 import { connectionOptions, nodeLimits, serverEdges } from "../server/from-settings.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
+import { StatsCollector, type WorkerStats } from "./worker-stats.ts";
 
 /** What `server.address()` tells an app whose module called listen() itself: oryx's first address. */
 function appAddress(urls: string[]): AddressInfo | string | null {
@@ -81,6 +82,12 @@ export async function runWorker(): Promise<void> {
   let resumeRequested = false;
   let crashed = false;
   let requests = 0;
+  const stats = config.collectStats ? new StatsCollector() : null;
+  let nodeApp = false;
+  const snapshot = (resetLag: boolean): WorkerStats => {
+    const bytes = server?.byteTotals() ?? { bytesIn: 0, bytesOut: 0 };
+    return stats!.snapshot({ connections: server?.openConnections ?? 0, ...bytes, rss: process.memoryUsage.rss(), nodeApp }, resetLag);
+  };
 
   const stop = (graceful: boolean): void => {
     if (stopping) {
@@ -92,6 +99,8 @@ export async function runWorker(): Promise<void> {
     if (!graceful) server.destroyAll();
     void server.close(graceful ? settings.gracefulTimeout : 0).then(async () => {
       await accessLog?.close();
+      // The last counts, so the master's totals include every request this worker answered.
+      if (stats !== null && process.connected) await new Promise<void>((resolve) => process.send!({ t: "heartbeat", stats: snapshot(false) } satisfies ToMaster, () => resolve()));
       process.exit(crashed ? WORKER_EXIT.CRASHED : WORKER_EXIT.OK);
     });
   };
@@ -146,6 +155,9 @@ export async function runWorker(): Promise<void> {
       case "reopen":
         reopenLogs();
         return;
+      case "stats":
+        if (stats !== null) send({ t: "stats", id: msg.id, stats: snapshot(false) });
+        return;
     }
   });
   // The master died or closed the channel: no orphans holding the port.
@@ -187,17 +199,30 @@ export async function runWorker(): Promise<void> {
   accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog, settings.accessLogFormat, (err) => log.error(`cannot write the access log ${settings.accessLog}`, err));
   const handler: RequestHandler = app.interface === "fetch" ? fetchGateway(app.fetch, log) : () => {};
   const connection = connectionOptions(settings, handler, log, accessLog);
+  nodeApp = app.interface === "node";
+  // With --metrics-bind the engine's access hook also counts: one hook, so the access log's path is unchanged.
+  let onAccess = accessLog === null ? null : accessLog.write;
+  if (stats !== null) {
+    const write = onAccess;
+    const count = stats.onAccess;
+    onAccess = write === null ? count : (r) => (count(r), write(r));
+    connection.onAccess = onAccess;
+  }
   const handOff =
     app.interface === "node"
-      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, accessLog === null ? null : accessLog.write)
+      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, onAccess)
       : undefined;
   if (config.maxRequests > 0) {
+    const counted = stats?.onRequest;
     connection.onRequest = () => {
+      counted?.();
       if (++requests === config.maxRequests) {
         log.info(`worker ${process.pid} served ${requests} requests (--max-requests): retiring`);
         send({ t: "retire", requests });
       }
     };
+  } else if (stats !== null) {
+    connection.onRequest = stats.onRequest;
   }
   const { limit, nofile } = connectionLimit(settings.workerConnections);
   if (limit < settings.workerConnections) {
@@ -210,6 +235,7 @@ export async function runWorker(): Promise<void> {
     ...serverEdges(settings),
     maxConnections: limit,
     ...(handOff !== undefined ? { handOff } : {}),
+    countBytes: stats !== null,
     onAcceptPaused: (paused) => {
       if (paused) {
         log.debug(`worker ${process.pid} holds ${limit} connections (--worker-connections) and none can make room: not accepting`);
@@ -232,5 +258,10 @@ export async function runWorker(): Promise<void> {
   process.on("uncaughtException", (err) => crash("an uncaught exception", err));
   send({ t: "ready", interface: app.interface });
   const beat = Math.min(1000, Math.max(100, Math.floor(settings.timeout / 4)));
-  setInterval(() => send({ t: "heartbeat" }), beat).unref();
+  // RSS is read only when the master needs it (a read of /proc/self/statm on Linux, once a beat).
+  setInterval(() => {
+    if (stats !== null) send({ t: "heartbeat", stats: snapshot(true) });
+    else if (config.reportMemory) send({ t: "heartbeat", rss: process.memoryUsage.rss() });
+    else send({ t: "heartbeat" });
+  }, beat).unref();
 }

@@ -75,6 +75,20 @@ export interface OryxConfig {
   forwardedAllowIps?: string | string[];
   /** Read a PROXY protocol header from trusted peers. */
   proxyProtocol?: boolean;
+  /** The admin listener (/metrics, /healthz, /readyz): `"HOST:PORT"` or `"PORT"` (on 127.0.0.1); `""` is off. */
+  metricsBind?: string;
+  /** After SIGTERM, how long readiness fails while the workers still serve, before the graceful stop. */
+  shutdownDelay?: DurationValue;
+  /** A worker whose RSS passes this retires gracefully; 0 is no limit. */
+  maxWorkerMemory?: SizeValue;
+  /** Development: replace the workers when a watched file changes. */
+  reload?: boolean;
+  /** Directories to watch with reload, in place of the app's. */
+  reloadDir?: string | string[];
+  /** Globs of files whose change reloads. */
+  reloadInclude?: string | string[];
+  /** Globs of files ignored even if included. */
+  reloadExclude?: string | string[];
 }
 
 /** For type checking and editor help in a config module: `export default defineConfig({ ... })`. */
@@ -137,6 +151,13 @@ const KINDS = {
   unixSocketMode: "mode",
   forwardedAllowIps: "list",
   proxyProtocol: "boolean",
+  metricsBind: "string",
+  shutdownDelay: "duration",
+  maxWorkerMemory: "size",
+  reload: "boolean",
+  reloadDir: "list",
+  reloadInclude: "list",
+  reloadExclude: "list",
 } as const satisfies Record<keyof Settings, Kind>;
 
 /** The JavaScript values each kind takes (a "choice" takes its setting's own values). */
@@ -190,6 +211,9 @@ export async function loadConfigFile(file: string, cwd: string): Promise<ConfigF
   return convertConfig(config, file);
 }
 
+/** How many times each config module was imported (see readConfig). */
+const configLoads = new Map<string, number>();
+
 async function readConfig(file: string, cwd: string): Promise<unknown> {
   const abs = path.resolve(cwd, file);
   const ext = path.extname(abs);
@@ -219,7 +243,12 @@ async function readConfig(file: string, cwd: string): Promise<unknown> {
   if (TS_EXTENSIONS.has(ext)) await enableTypeScript();
   let value: unknown;
   try {
-    const mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    // Read again (--reload saw it change): a fresh URL, or import() hands back the module it loaded before.
+    // (A CommonJS file stays in require's cache: only ES modules and TypeScript read as ES modules are fresh.)
+    const seen = (configLoads.get(abs) ?? 0) + 1;
+    configLoads.set(abs, seen);
+    const url = pathToFileURL(abs).href + (seen > 1 ? `?oryx-reload=${seen}` : "");
+    const mod = (await import(url)) as Record<string, unknown>;
     value = moduleConfig(mod);
     if (value === undefined) {
       throw new ConfigFileError(`${file} has no default export (write \`export default defineConfig({ ... })\` or \`module.exports = { ... }\`)`);

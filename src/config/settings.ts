@@ -54,6 +54,13 @@ export interface Settings {
   unixSocketMode: number;
   forwardedAllowIps: string[];
   proxyProtocol: boolean;
+  metricsBind: string;
+  shutdownDelay: number;
+  maxWorkerMemory: number;
+  reload: boolean;
+  reloadDir: string[];
+  reloadInclude: string[];
+  reloadExclude: string[];
 }
 
 export interface SettingSpec<K extends keyof Settings = keyof Settings> {
@@ -129,6 +136,29 @@ export function parseBind(raw: string): Bind {
   const port = Number(m[3]);
   if (port > 65535) throw new UsageError(`port ${port} is out of range (0 to 65535)`);
   return { kind: "tcp", host: m[1] ?? m[2]!, port };
+}
+
+/**
+ * The admin listener's address: `HOST:PORT`, `[IPV6]:PORT`, or a bare `PORT` (on 127.0.0.1: metrics and health are
+ * for the machine's own agents unless a host is named). Normalized to `HOST:PORT`; "" is off.
+ */
+export function parseMetricsBind(raw: string): string {
+  const v = raw.trim();
+  if (v === "" || v === "off") return "";
+  if (/^\d{1,5}$/.test(v)) {
+    if (Number(v) > 65535) throw new UsageError(`port ${v} is out of range (0 to 65535)`);
+    return `127.0.0.1:${Number(v)}`;
+  }
+  const b = parseBind(v);
+  if (b.kind !== "tcp") throw new UsageError(`"${raw}" is not a TCP address (use HOST:PORT or PORT)`);
+  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
+}
+
+/** A glob for --reload-include/--reload-exclude: any non-empty pattern (picomatch syntax). */
+function glob(raw: string): string {
+  const v = raw.trim();
+  if (v === "") throw new UsageError("an empty glob matches nothing");
+  return v;
 }
 
 /** A worker count, or "auto": as many as the CPUs this process may run on. */
@@ -364,6 +394,41 @@ export const SETTINGS: readonly AnySetting[] = [
     default: false, defaultText: "off", parse: parseBoolean,
     help: "Read a PROXY protocol header (v1 or v2) at the start of connections from trusted peers (--forwarded-allow-ips); refuse one from anyone else.",
   },
+  {
+    key: "metricsBind", flag: "metrics-bind", meta: "HOST:PORT", env: "ORYX_METRICS_BIND",
+    default: "", defaultText: "off", parse: parseMetricsBind,
+    help: "Serve the admin listener here, from the master, apart from the app's addresses: GET /metrics (Prometheus text format, summed over the workers), /healthz (200 while at least one worker is ready) and /readyz (200 while ready and not stopping). A bare PORT listens on 127.0.0.1. Workers count requests only when this is set.",
+  },
+  {
+    key: "shutdownDelay", flag: "shutdown-delay", meta: "DURATION", env: "ORYX_SHUTDOWN_DELAY",
+    default: 0, defaultText: "0", parse: parseDuration(0, DAY),
+    help: "On SIGTERM, /readyz fails at once but the workers go on serving (new connections too) for this long before the graceful stop begins, so a load balancer or Kubernetes stops sending first. A second SIGTERM, or SIGINT, starts the stop at once.",
+  },
+  {
+    key: "maxWorkerMemory", flag: "max-worker-memory", meta: "SIZE", env: "ORYX_MAX_WORKER_MEMORY",
+    default: 0, defaultText: "0 (no limit)", parse: parseSize(0, 2 ** 50),
+    help: "A worker whose resident memory (RSS, as it reports on its heartbeat) passes SIZE retires gracefully, its replacement started first, as with --max-requests. 0 turns this off.",
+  },
+  {
+    key: "reload", flag: "reload", meta: "", env: "ORYX_RELOAD", boolean: true,
+    default: false, defaultText: "off", parse: parseBoolean,
+    help: "Development: watch the app's directory (and --reload-dir, and the config file) and replace the workers gracefully when a file changes. An edit that does not load leaves the old workers serving. node_modules and dot-folders are never watched.",
+  },
+  {
+    key: "reloadDir", flag: "reload-dir", meta: "DIR", env: "ORYX_RELOAD_DIR", multiple: true,
+    default: [], defaultText: "the app's directory", parse: (raw) => raw,
+    help: "With --reload, the directories to watch in place of the app's. Repeat, or separate with commas, for several.",
+  },
+  {
+    key: "reloadInclude", flag: "reload-include", meta: "GLOB", env: "ORYX_RELOAD_INCLUDE", multiple: true,
+    default: ["*.ts", "*.mts", "*.cts", "*.tsx", "*.js", "*.mjs", "*.cjs", "*.jsx", "*.json"], defaultText: "*.ts,*.mts,*.cts,*.tsx,*.js,*.mjs,*.cjs,*.jsx,*.json", parse: glob,
+    help: "With --reload, the files whose change reloads: globs matched against the file name, or against the path from the watched directory when the glob has a /. Given, it replaces the default list.",
+  },
+  {
+    key: "reloadExclude", flag: "reload-exclude", meta: "GLOB", env: "ORYX_RELOAD_EXCLUDE", multiple: true,
+    default: [], defaultText: "none", parse: glob,
+    help: "With --reload, files to ignore even if --reload-include matches them (same matching). node_modules and dot-folders are ignored whatever this says.",
+  },
 ];
 
 export function defaultSettings(): Settings {
@@ -378,4 +443,5 @@ export function checkSettings(s: Settings): void {
     throw new UsageError(s.certfile === "" ? "--keyfile needs --certfile" : "--certfile needs --keyfile");
   }
   if (s.caCerts !== "" && s.certfile === "") throw new UsageError("--ca-certs needs --certfile and --keyfile");
+  if (!s.reload && (s.reloadDir.length > 0)) throw new UsageError("--reload-dir needs --reload");
 }

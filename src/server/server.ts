@@ -55,6 +55,8 @@ export interface ServerOptions {
    * `closeIdle` closes its idle keep-alive connections (called repeatedly during a graceful stop).
    */
   handOff?: { take(socket: net.Socket): void; closeIdle(): void };
+  /** Keep totals of the bytes read and written by closed connections (for --metrics-bind; off: nothing counted). */
+  countBytes?: boolean;
 }
 
 /** A listening socket handed over by the master: the raw handle and what it is. */
@@ -325,6 +327,7 @@ export class Server {
       this.handedOff.add(socket);
       socket.once("close", () => {
         this.handedOff.delete(socket);
+        if (this.opts.countBytes === true) this.countClosed(socket);
         this.closedOne();
       });
       handOff.take(socket);
@@ -344,7 +347,34 @@ export class Server {
   /** Called by each connection when it has closed (no closure per connection). */
   connectionClosed(conn: Connection): void {
     this.connections.delete(conn);
+    if (this.opts.countBytes === true) this.countClosed(conn.socket);
     this.closedOne();
+  }
+
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+
+  private countClosed(socket: net.Socket): void {
+    this.closedBytesIn += socket.bytesRead;
+    this.closedBytesOut += socket.bytesWritten;
+  }
+
+  /**
+   * Bytes read and written over every connection so far (with `countBytes`): closed ones' totals, plus what each
+   * open one has done. Node counts each socket's bytes anyway; this only adds them up, once per connection.
+   */
+  byteTotals(): { bytesIn: number; bytesOut: number } {
+    let bytesIn = this.closedBytesIn;
+    let bytesOut = this.closedBytesOut;
+    for (const conn of this.connections) {
+      bytesIn += conn.socket.bytesRead;
+      bytesOut += conn.socket.bytesWritten;
+    }
+    for (const socket of this.handedOff) {
+      bytesIn += socket.bytesRead;
+      bytesOut += socket.bytesWritten;
+    }
+    return { bytesIn, bytesOut };
   }
 
   private closedOne(): void {
