@@ -4,7 +4,7 @@ import { Arbiter, EXIT } from "./arbiter/master.ts";
 import { checkConfigReport, helpText, resolveCommandLine, shippedExample, type CommandLine } from "./config/args.ts";
 import { ConfigFileError } from "./config/file.ts";
 import { UsageError } from "./config/settings.ts";
-import { parseAppSpec } from "./gateway/load.ts";
+import { parseAppSpec } from "./config/app-spec.ts";
 import { createLogger, describeError, type Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 

@@ -1,18 +1,17 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { randomInt } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { Settings } from "../config/settings.ts";
-import type { AppSpec } from "../gateway/load.ts";
+import type { AppSpec } from "../config/app-spec.ts";
 import type { Logger } from "../log.ts";
 import { AccessFormatError, compileAccessFormat } from "../server/access-format.ts";
 import { ListenError } from "../server/errors.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
-import { AdminServer } from "./admin.ts";
-import { Reloader } from "./reload.ts";
+import type { AdminServer } from "./admin.ts";
+import type { Reloader } from "./reload.ts";
 import { RESTART_REASONS, Totals, backlogLimit, listenBacklog, renderMetrics, type RestartReason } from "./metrics.ts";
 import type { WorkerStats } from "./worker-stats.ts";
 
@@ -139,6 +138,8 @@ export class Arbiter {
       }
       this.urls = this.sockets.map((b) => b.listener.url);
       if (this.settings.metricsBind !== "") {
+        // Loaded only when asked for, as are the watcher and TLS below: the master stays small (it binds and supervises).
+        const { AdminServer } = await import("./admin.ts");
         this.admin = new AdminServer({
           healthy: () => this.healthy(),
           ready: () => this.stopping === null && this.drainUntil === null && this.healthy(),
@@ -282,7 +283,7 @@ export class Arbiter {
       app: this.opts.app,
       cwd: this.opts.cwd,
       listeners: this.sockets.map((b) => b.listener),
-      maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? randomInt(0, s.maxRequestsJitter + 1) : 0) : 0,
+      maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? Math.floor(Math.random() * (s.maxRequestsJitter + 1)) : 0) : 0,
       reportMemory: s.maxWorkerMemory > 0 || s.metricsBind !== "",
       collectStats: s.metricsBind !== "",
     };
@@ -529,6 +530,7 @@ export class Arbiter {
     const appFile = path.resolve(cwd, this.opts.app.module);
     const appDir = existsSync(appFile) && statSync(appFile).isFile() ? path.dirname(appFile) : cwd;
     const dirs = s.reloadDir.length > 0 ? s.reloadDir.map((d) => path.resolve(cwd, d)) : [appDir];
+    const { Reloader } = await import("./reload.ts");
     this.reloader = new Reloader({
       dirs,
       files: this.opts.configFile !== undefined ? [this.opts.configFile] : [],
@@ -679,6 +681,7 @@ function preflight(s: Settings): string | null {
   }
   if (s.certfile !== "") {
     try {
+      const { createSecureContext } = createRequire(import.meta.url)("node:tls") as typeof import("node:tls");
       createSecureContext({
         cert: readFileSync(s.certfile),
         key: readFileSync(s.keyfile),

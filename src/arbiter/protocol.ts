@@ -1,5 +1,5 @@
 import type { Settings } from "../config/settings.ts";
-import type { AppSpec } from "../gateway/load.ts";
+import type { AppSpec } from "../config/app-spec.ts";
 import type { ListenerInfo } from "../server/server.ts";
 import type { WorkerStats } from "./worker-stats.ts";
 

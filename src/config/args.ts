@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { APP_EXTENSIONS, parseAppSpec } from "../gateway/load.ts";
+import { APP_EXTENSIONS, parseAppSpec } from "./app-spec.ts";
 import { ConfigFileError, formatSettingValue, loadConfigFile, type ConfigFileValues } from "./file.ts";
 import { SETTINGS, UsageError, checkSettings, defaultSettings, type AnySetting, type Settings } from "./settings.ts";
 

@@ -4,6 +4,7 @@ import type net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
+import { APP_EXTENSIONS, parseAppSpec, type AppSpec } from "../config/app-spec.ts";
 import type { Logger } from "../log.ts";
 import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
 import type { FetchHandler } from "./fetch.ts";
@@ -20,12 +21,8 @@ export class AppLoadError extends Error {
   }
 }
 
-export interface AppSpec {
-  /** The module path as the user wrote it. */
-  module: string;
-  /** The export to serve; "default" unless `MODULE:EXPORT` named one. */
-  exportName: string;
-}
+export type { AppSpec };
+export { APP_EXTENSIONS, parseAppSpec };
 
 /** Which interface to serve the export with: found from its shape, or forced by --interface. */
 export type InterfaceChoice = "auto" | "fetch" | "node";
@@ -71,14 +68,6 @@ const SILENT: Logger = {
   close() {},
 };
 
-export const APP_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"] as const;
-
-/** Splits `MODULE[:EXPORT]`; the part after the last colon is an export only if it is an identifier. */
-export function parseAppSpec(text: string): AppSpec {
-  const m = /^(.*):([A-Za-z_$][\w$]*)$/.exec(text);
-  if (m !== null && m[1] !== "") return { module: m[1]!, exportName: m[2]! };
-  return { module: text, exportName: "default" };
-}
 
 
 /**
