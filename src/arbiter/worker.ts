@@ -186,7 +186,7 @@ export async function runWorker(): Promise<void> {
   if (sockets.length < config.listeners.length) await new Promise<void>((resolve) => (socketWaiter = resolve));
   accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog, settings.accessLogFormat, (err) => log.error(`cannot write the access log ${settings.accessLog}`, err));
   const handler: RequestHandler = app.interface === "fetch" ? fetchGateway(app.fetch, log) : () => {};
-  const connection = connectionOptions(settings, handler, log, accessLog);
+  const connection = connectionOptions(settings, handler, log, accessLog, app.interface === "fetch" ? app.websocket : null);
   const handOff =
     app.interface === "node"
       ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, accessLog === null ? null : accessLog.write)

@@ -2,6 +2,7 @@ import type { Logger } from "../log.ts";
 import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
 import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
+import { markUpgradable } from "../ws/upgrade.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
@@ -37,6 +38,8 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       ex.fail(400, true);
       return;
     }
+    // A request that may become a WebSocket is noted, so server.upgrade(req) can find its connection.
+    if (ex.head.upgrade) markUpgradable(request, ex);
     let result: Response | PromiseLike<Response>;
     try {
       result = handler(request, ex.info);
@@ -117,6 +120,8 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     res = LiteResponse.realOf(res);
   }
   if (!isResponseLike(res)) {
+    // `if (server.upgrade(req)) return;`: after an upgrade the handler's answer is ignored, as in Bun.
+    if (ex.closed && ex.upgrade !== undefined && res === undefined) return;
     appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
     return;
   }

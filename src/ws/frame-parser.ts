@@ -7,12 +7,12 @@ export const OP = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG
 /** What the parser reports, in the order the peer sent it. */
 export interface FrameSink {
   /** A complete message: text as a string (valid UTF-8), binary as a Buffer over its own ArrayBuffer. */
-  text(message: string): void;
-  binary(message: Buffer): void;
-  ping(payload: Buffer): void;
-  pong(payload: Buffer): void;
+  frameText(message: string): void;
+  frameBinary(message: Buffer): void;
+  framePing(payload: Buffer): void;
+  framePong(payload: Buffer): void;
   /** A Close frame: its code (1005 when it had none) and reason. The parser reads nothing after it. */
-  close(code: number, reason: string): void;
+  frameClose(code: number, reason: string): void;
 }
 
 export interface ParserOptions {
@@ -197,8 +197,8 @@ export class FrameParser {
       const parts = this.ctrlParts!;
       this.ctrlParts = null;
       const payload = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      if (opcode === OP.PING) this.sink.ping(payload);
-      else if (opcode === OP.PONG) this.sink.pong(payload);
+      if (opcode === OP.PING) this.sink.framePing(payload);
+      else if (opcode === OP.PONG) this.sink.framePong(payload);
       else this.closeFrame(payload);
       return;
     }
@@ -212,16 +212,16 @@ export class FrameParser {
     if (msgOpcode === OP.TEXT) {
       const bytes = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
       if (!isUtf8(bytes)) throw new WsProtocolError(CLOSE.INVALID_DATA, "WS_BAD_UTF8", "a text message is not valid UTF-8");
-      this.sink.text(bytes.toString("utf8"));
+      this.sink.frameText(bytes.toString("utf8"));
     } else {
-      this.sink.binary(ownBuffer(parts, total));
+      this.sink.frameBinary(ownBuffer(parts, total));
     }
   }
 
   private closeFrame(payload: Buffer): void {
     this.state = State.Done;
     if (payload.length === 0) {
-      this.sink.close(CLOSE.NO_STATUS, "");
+      this.sink.frameClose(CLOSE.NO_STATUS, "");
       return;
     }
     if (payload.length === 1) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_BAD_CLOSE", "a Close frame's payload is 1 byte (a code takes 2)");
@@ -229,7 +229,7 @@ export class FrameParser {
     if (!isValidCloseCode(code)) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_BAD_CLOSE_CODE", `a Close frame carries the code ${code}, which may not be sent`);
     const reason = payload.subarray(2);
     if (!isUtf8(reason)) throw new WsProtocolError(CLOSE.INVALID_DATA, "WS_BAD_UTF8", "a Close frame's reason is not valid UTF-8");
-    this.sink.close(code, reason.toString("utf8"));
+    this.sink.frameClose(code, reason.toString("utf8"));
   }
 }
 

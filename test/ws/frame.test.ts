@@ -14,16 +14,16 @@ type Event = ["text", string] | ["binary", string] | ["ping", string] | ["pong",
 function parseAll(chunks: Buffer[], maxMessage = 1 << 20): Event[] {
   const events: Event[] = [];
   const sink: FrameSink = {
-    text: (m) => events.push(["text", m]),
-    binary: (m) => {
+    frameText: (m) => events.push(["text", m]),
+    frameBinary: (m) => {
       // Bun's shape: a Buffer that owns its ArrayBuffer.
       assert.equal(m.byteOffset, 0);
       assert.equal(m.buffer.byteLength, m.length);
       events.push(["binary", m.toString("hex")]);
     },
-    ping: (p) => events.push(["ping", p.toString("hex")]),
-    pong: (p) => events.push(["pong", p.toString("hex")]),
-    close: (code, reason) => events.push(["close", code, reason]),
+    framePing: (p) => events.push(["ping", p.toString("hex")]),
+    framePong: (p) => events.push(["pong", p.toString("hex")]),
+    frameClose: (code, reason) => events.push(["close", code, reason]),
   };
   const parser = new FrameParser({ maxMessage, requireMask: true }, sink);
   for (const c of chunks) {
@@ -113,7 +113,7 @@ const frameArb = fc.oneof(
 );
 
 /** Bytes of a sequence of messages (fragmented as asked, split at any byte, UTF-8 chars included). */
-function wire(frames: Array<fc.RecordValue<{ kind: string; s?: string; b?: Uint8Array; pieces?: number }>>, mask: Uint8Array): Buffer {
+function wire(frames: Array<{ kind: string; s?: string; b?: Uint8Array; pieces?: number }>, mask: Uint8Array): Buffer {
   const out: Buffer[] = [];
   for (const f of frames) {
     if (f.kind === "ping" || f.kind === "pong") out.push(encodeFrame(f.kind === "ping" ? OP.PING : OP.PONG, f.b!, true, mask));
