@@ -3,6 +3,7 @@ import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } fr
 import { createRequest, requestUrl } from "./request.ts";
 import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
 import { markUpgradable } from "../ws/upgrade.ts";
+import { completeUpgrade } from "../ws/deno.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
@@ -131,6 +132,8 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
   }
   const status = res.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
+    // upgradeWebSocket()'s response (Deno's shape): the handshake is answered and the socket opens.
+    if (status === 101 && completeUpgrade(ex, res)) return;
     const what = status === 0 ? "Response.error() (a network error, status 0)" : `a Response with status ${String(status)}`;
     appFailed(ex, new TypeError(`the handler resolved to ${what}, which cannot be sent`), log);
     cancelBody(res);

@@ -13,7 +13,10 @@ import { processTopics } from "./topics.ts";
  */
 const EMPTY = new Uint8Array(0);
 
-const upgradable = new WeakMap<Request, Exchange>();
+// Kept on globalThis under a registered symbol: an app's `import { upgradeWebSocket } from "oryx"` may load
+// another copy of oryx than the one serving it (its own node_modules), and both must see the same requests.
+const REGISTRY = Symbol.for("oryx.ws.upgradable");
+const upgradable: WeakMap<Request, Exchange> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= new WeakMap()) as WeakMap<Request, Exchange>;
 
 export function markUpgradable(request: Request, ex: Exchange): void {
   upgradable.set(request, ex);

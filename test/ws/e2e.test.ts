@@ -247,3 +247,27 @@ describe("a Hono app upgrading through its env (Bun's server.upgrade)", () => {
     }
   });
 });
+
+describe("Deno's shape: upgradeWebSocket from oryx", () => {
+  test("a standard WebSocket on the server: open, messages (text and arraybuffer), close", async () => {
+    const cli = await startCli(["test/fixtures/ws/deno-echo.ts", "-w", "2", "-b", "127.0.0.1:0"]);
+    try {
+      const c = await connectWs(`ws://127.0.0.1:${cli.port}/`);
+      assert.equal(c.upgradeHeaders["x-shape"], "deno");
+      assert.equal(await c.next(), "open, readyState 1");
+      c.ws.send("hi");
+      assert.equal(await c.next(), "echo: hi");
+      c.ws.send(Buffer.from([1, 2, 3]));
+      assert.deepEqual(await c.next(), Buffer.from([3, 2, 1]));
+      c.ws.send("bye");
+      assert.deepEqual(await c.closed, { code: 4100, reason: "bye to you" });
+      const plain = await fetch(`http://127.0.0.1:${cli.port}/`);
+      assert.equal(plain.status, 400);
+      for (let i = 0; i < 50 && !/deno-echo: closed 4100/.test(cli.stderr()); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.match(cli.stderr(), /deno-echo: closed 4100/);
+    } finally {
+      cli.kill();
+      await cli.exited;
+    }
+  });
+});
