@@ -271,3 +271,30 @@ describe("Deno's shape: upgradeWebSocket from oryx", () => {
     }
   });
 });
+
+describe("serve() with websocket handlers, in this process", () => {
+  test("upgrade through the info argument, echo, close", async () => {
+    const { serve } = await import("../../src/index.ts");
+    const server = serve({
+      port: 0,
+      onListen: false,
+      fetch: (req, info) => (info.upgrade(req, { data: { n: 7 } }) ? (undefined as unknown as Response) : new Response("plain")),
+      websocket: {
+        message(ws, msg) {
+          ws.send(`${String((ws.data as { n: number }).n)}:${String(msg)}`);
+        },
+      },
+    });
+    await server.ready();
+    try {
+      const c = await connectWs(`ws://127.0.0.1:${server.port}/`);
+      c.ws.send("a");
+      assert.equal(await c.next(), "7:a");
+      c.ws.close(1000);
+      assert.equal((await c.closed).code, 1000);
+      assert.equal(await (await fetch(server.url)).text(), "plain");
+    } finally {
+      await server.close(500);
+    }
+  });
+});
