@@ -70,7 +70,8 @@ export function extraHeaders(init: ConstructorParameters<typeof Headers>[0] | un
   if (init !== undefined) {
     for (const [name, value] of new Headers(init)) {
       if (name === "sec-websocket-protocol") chose = true;
-      if (name === "upgrade" || name === "connection" || name === "sec-websocket-accept" || name === "content-length" || name === "transfer-encoding") continue;
+      // oryx writes these itself; and it negotiates no extension, so an app cannot claim one the parser would refuse.
+      if (name === "upgrade" || name === "connection" || name === "sec-websocket-accept" || name === "sec-websocket-extensions" || name === "content-length" || name === "transfer-encoding") continue;
       out.push(name, value);
     }
   }
