@@ -1,0 +1,148 @@
+/**
+ * WebSocket echo throughput, and memory per idle WebSocket. Not (yet) a scenario of `npm run bench`: a script.
+ *
+ *   node --import tsx bench/ws/echo.ts echo [SECONDS] [CONNECTIONS]   oryx -w 1, ws on node:http, Bun.serve
+ *   node --import tsx bench/ws/echo.ts idle [COUNT]                   RSS of an oryx worker before/after COUNT idle sockets
+ *
+ * Echo: CONNECTIONS clients (raw sockets, in this process) each keep one 64-byte binary message in flight: send,
+ * wait for the echo, send again, for SECONDS. Servers run one at a time on 127.0.0.1, one process each.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { encodeFrame } from "../../src/ws/frame-encoder.ts";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+
+function handshake(): string {
+  return `GET / HTTP/1.1\r\nHost: b\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${KEY}\r\n\r\n`;
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        r(true);
+      });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+/** Opens a WebSocket by hand; resolves with the socket once the 101 has come. */
+function open(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.setNoDelay(true);
+    let head = Buffer.alloc(0);
+    s.on("error", reject);
+    s.write(handshake());
+    const onData = (d: Buffer): void => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      s.off("data", onData);
+      if (!head.subarray(0, 12).toString().includes("101")) reject(new Error(`no 101: ${head.toString()}`));
+      else resolve(s);
+    };
+    s.on("data", onData);
+  });
+}
+
+async function echo(port: number, seconds: number, conns: number): Promise<number> {
+  const frame = encodeFrame(2, Buffer.alloc(64, 0x61), true, Uint8Array.of(1, 2, 3, 4));
+  const SERVER_FRAME = 66; // 2-byte header + 64
+  const sockets = await Promise.all(Array.from({ length: conns }, () => open(port)));
+  let count = 0;
+  let running = true;
+  for (const s of sockets) {
+    let have = 0;
+    s.on("data", (d: Buffer) => {
+      have += d.length;
+      while (have >= SERVER_FRAME) {
+        have -= SERVER_FRAME;
+        count++;
+        if (running) s.write(frame);
+      }
+    });
+  }
+  // Warm up 1 s, then count.
+  for (const s of sockets) s.write(frame);
+  await new Promise((r) => setTimeout(r, 1000));
+  const start = count;
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const n = count - start;
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  running = false;
+  for (const s of sockets) s.destroy();
+  return n / dt;
+}
+
+function start(cmd: string, args: string[], port: number): ChildProcess {
+  return spawn(cmd, args, { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "inherit"] });
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  p.kill("SIGTERM");
+  await new Promise((r) => p.once("exit", r));
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m === null ? 0 : Number(m[1]);
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+const mode = process.argv[2] ?? "echo";
+const port = 19000 + Math.floor(Math.random() * 500);
+
+if (mode === "echo") {
+  const seconds = Number(process.argv[3] ?? 5);
+  const conns = Number(process.argv[4] ?? 50);
+  const servers: Array<[string, () => ChildProcess]> = [
+    ["oryx -w 1", () => start(process.execPath, ["dist/cli.js", "bench/ws/echo-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port)],
+    ["ws on node:http", () => start(process.execPath, ["bench/ws/ws-node.mjs"], port)],
+    ["Bun.serve", () => start(path.join(ROOT, "node_modules/.bin/bun"), ["run", "bench/ws/echo-app.ts"], port)],
+  ];
+  for (const [name, make] of servers) {
+    const p = make();
+    await waitPort(port);
+    await new Promise((r) => setTimeout(r, 500));
+    const rate = await echo(port, seconds, conns);
+    console.log(`${name}: ${Math.round(rate).toLocaleString("en")} messages/s echoed (${conns} connections, 64 B, ${seconds} s)`);
+    await stop(p);
+  }
+} else {
+  const count = Number(process.argv[3] ?? 10_000);
+  const p = start(process.execPath, ["dist/cli.js", "bench/ws/echo-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port);
+  await waitPort(port);
+  await new Promise((r) => setTimeout(r, 1000));
+  const worker = childrenOf(p.pid!)[0]!;
+  // Warm the worker with a few sockets first, so the baseline includes the code paths' own memory.
+  const warm = await Promise.all(Array.from({ length: 50 }, () => open(port)));
+  for (const s of warm) s.destroy();
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = rssKiB(worker);
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i += 500) sockets.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => open(port)))));
+  await new Promise((r) => setTimeout(r, 3000));
+  const after = rssKiB(worker);
+  console.log(`oryx worker RSS: ${before} KiB before, ${after} KiB with ${count} idle WebSockets: ${((after - before) / count).toFixed(2)} KiB each`);
+  for (const s of sockets) s.destroy();
+  await stop(p);
+}
