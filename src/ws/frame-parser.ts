@@ -43,7 +43,12 @@ export class FrameParser {
   private readonly opts: ParserOptions;
   private readonly sink: FrameSink;
   private state = State.Header;
-  private readonly hdr = Buffer.alloc(14);
+  /**
+   * The header being read, and the frame's masking key: made at the first frame, so a socket that never sends
+   * holds neither (an idle WebSocket's memory is mostly what it keeps).
+   */
+  private hdr: Buffer | null = null;
+  private mask: Uint8Array | null = null;
   private hdrHave = 0;
   /** Whether the first two bytes of the header being read were checked already (they may come in separate reads). */
   private hdrChecked = false;
@@ -51,14 +56,13 @@ export class FrameParser {
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly mask = new Uint8Array(4);
   private maskPos = 0;
   private remaining = 0;
   /** The unmasked payload pieces of the current control frame, or of the current data message. */
   private ctrlParts: Buffer[] | null = null;
   // The data message being read (fragments so far).
   private msgOpcode = 0;
-  private msgParts: Buffer[] = [];
+  private msgParts: Buffer[] | null = null;
   private msgLen = 0;
 
   constructor(opts: ParserOptions, sink: FrameSink) {
@@ -74,7 +78,7 @@ export class FrameParser {
   /** Reads nothing more (the connection is closing). */
   stop(): void {
     this.state = State.Done;
-    this.msgParts = [];
+    this.msgParts = null;
     this.ctrlParts = null;
   }
 
@@ -88,7 +92,7 @@ export class FrameParser {
       }
     } catch (err) {
       this.state = State.Done;
-      this.msgParts = [];
+      this.msgParts = null;
       this.ctrlParts = null;
       throw err;
     }
@@ -96,7 +100,7 @@ export class FrameParser {
 
   /** Reads header bytes from `off`; returns where it stopped. Moves to Payload once the header is whole. */
   private readHeader(buf: Buffer, off: number): number {
-    const hdr = this.hdr;
+    const hdr = (this.hdr ??= Buffer.allocUnsafe(14));
     while (this.hdrHave < 2 && off < buf.length) hdr[this.hdrHave++] = buf[off++]!;
     if (this.hdrHave < 2) return off;
     const b1 = hdr[1]!;
@@ -121,10 +125,11 @@ export class FrameParser {
       p = 10;
     }
     if (this.masked) {
-      this.mask[0] = hdr[p]!;
-      this.mask[1] = hdr[p + 1]!;
-      this.mask[2] = hdr[p + 2]!;
-      this.mask[3] = hdr[p + 3]!;
+      const mask = (this.mask ??= new Uint8Array(4));
+      mask[0] = hdr[p]!;
+      mask[1] = hdr[p + 1]!;
+      mask[2] = hdr[p + 2]!;
+      mask[3] = hdr[p + 3]!;
     }
     this.hdrHave = 0;
     this.hdrChecked = false;
@@ -172,7 +177,7 @@ export class FrameParser {
       // A copy, unmasked: the app may keep a message, and the socket's buffer is not ours to keep.
       const dest = Buffer.allocUnsafe(n);
       if (this.masked) {
-        const mask = this.mask;
+        const mask = this.mask!;
         let pos = this.maskPos;
         for (let i = 0; i < n; i++) dest[i] = buf[off + i]! ^ mask[(pos + i) & 3]!;
         this.maskPos = (pos + n) & 3;
@@ -182,7 +187,7 @@ export class FrameParser {
       this.remaining -= n;
       if (this.opcode >= 8) this.ctrlParts!.push(dest);
       else {
-        this.msgParts.push(dest);
+        (this.msgParts ??= []).push(dest);
         this.msgLen += n;
       }
     }
@@ -203,10 +208,10 @@ export class FrameParser {
       return;
     }
     if (!this.fin) return;
-    const parts = this.msgParts;
+    const parts = this.msgParts ?? [];
     const total = this.msgLen;
     const msgOpcode = this.msgOpcode;
-    this.msgParts = [];
+    this.msgParts = null;
     this.msgLen = 0;
     this.msgOpcode = 0;
     if (msgOpcode === OP.TEXT) {

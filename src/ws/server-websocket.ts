@@ -15,16 +15,22 @@ export type WsMessage = string | ArrayBufferLike | ArrayBufferView;
 export class ServerWebSocket<T = undefined> extends WsEndpoint {
   /** What the app passed as `server.upgrade(req, { data })`. */
   data: T;
-  readonly remoteAddress: string;
+  /** Who the client is: its address is read when first asked (most apps never ask; Node then keeps no copy). */
+  readonly #peer: { readonly remoteAddress: string };
   binaryType: BinaryType = "nodebuffer";
   #topics: Set<string> | null = null;
   readonly #handlers: WebSocketHandler<T>;
 
-  constructor(host: UpgradeHost, ctx: WsContext, data: T, remoteAddress: string) {
+  constructor(host: UpgradeHost, ctx: WsContext, data: T, peer: { readonly remoteAddress: string }) {
     super(host, ctx);
     this.data = data;
-    this.remoteAddress = remoteAddress;
+    this.#peer = peer;
     this.#handlers = (ctx.handlers ?? {}) as WebSocketHandler<T>;
+  }
+
+  /** The client's address (the one a trusted proxy names, if one does). */
+  get remoteAddress(): string {
+    return this.#peer.remoteAddress;
   }
 
   send(data: WsMessage, _compress?: boolean): number {

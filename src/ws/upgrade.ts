@@ -52,8 +52,8 @@ export function bunUpgrade<T>(request: Request, options?: UpgradeOptions<T>): bo
     return false;
   }
   const extra = extraHeaders(options?.headers, check.protocols);
-  const remoteAddress = ex.info.remoteAddress;
-  const ws = ex.upgrade(switchingProtocols(check.key, extra), (host) => new ServerWebSocket<T>(host, ctx, options?.data as T, remoteAddress));
+  const info = ex.info;
+  const ws = ex.upgrade(switchingProtocols(check.key, extra), (host) => new ServerWebSocket<T>(host, ctx, options?.data as T, info));
   if (ws === null) return false;
   upgradable.delete(request);
   return true;
