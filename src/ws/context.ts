@@ -23,8 +23,11 @@ export interface WebSocketHandler<T = unknown> {
   sendPings?: boolean;
   /** Whether `ws.publish` also sends to the publishing socket. Default false. */
   publishToSelf?: boolean;
-  /** Accepted for compatibility; oryx does not compress (see the README). */
-  perMessageDeflate?: unknown;
+  /**
+   * Negotiate permessage-deflate with clients that offer it (without context takeover: see deflate.ts); then
+   * compressed messages are inflated (bounded by maxPayloadLength) and `send(data, true)` compresses. Default off.
+   */
+  perMessageDeflate?: boolean | object;
 }
 
 /** The limits from the settings (the app's `websocket` options override them). */

@@ -3,6 +3,7 @@ import type { WsContext } from "./context.ts";
 import { CLOSE, WsProtocolError } from "./errors.ts";
 import { FrameParser, OP, type FrameSink } from "./frame-parser.ts";
 import { closePayload, encodeFrame } from "./frame-encoder.ts";
+import { deflateMessage } from "./deflate.ts";
 
 /** What an upgraded connection offers its WebSocket: the socket, and its one timeout (see Connection.arm). */
 export interface UpgradeHost {
@@ -52,10 +53,14 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
   #closeReason = "";
   #reported = false;
 
-  constructor(host: UpgradeHost, ctx: WsContext) {
+  /** permessage-deflate was negotiated (see deflate.ts). */
+  readonly deflate: boolean;
+
+  constructor(host: UpgradeHost, ctx: WsContext, deflate = false) {
     this.host = host;
     this.ctx = ctx;
-    this.parser = new FrameParser({ maxMessage: ctx.maxMessage, requireMask: true }, this);
+    this.deflate = deflate;
+    this.parser = new FrameParser({ maxMessage: ctx.maxMessage, requireMask: true, deflate }, this);
     // Made once the 101 is written: the app's `open` runs after the current handler returns (as Bun's does),
     // and bytes that came behind the handshake wait for it.
     queueMicrotask(() => this.open());
@@ -99,8 +104,12 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
   // ─── sending ─────────────────────────────────────────────────────────────────────────────────────────────
 
   /** Sends a whole message: Bun's numbers (payload bytes sent, -1 sent under backpressure, 0 dropped). */
-  sendMessage(data: string | Uint8Array, binary: boolean): number {
+  sendMessage(data: string | Uint8Array, binary: boolean, compress = false): number {
     if (this.#state !== OPEN) return 0;
+    if (compress && this.deflate) {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+      return this.sendFrame(encodeFrame(binary ? OP.BINARY : OP.TEXT, deflateMessage(bytes), true, null, true), bytes.length);
+    }
     const frame = encodeFrame(binary ? OP.BINARY : OP.TEXT, data);
     return this.sendFrame(frame, frame.length - headerLength(frame));
   }

@@ -2,12 +2,12 @@
  * Encodes WebSocket frames (RFC 6455 §5.2). A server's frames are unmasked; `mask` is for clients (the tests
  * speak as one). Each frame is one Buffer, header and payload together: one write per message.
  */
-export function encodeFrame(opcode: number, payload: Uint8Array | string, fin = true, mask: Uint8Array | null = null): Buffer {
+export function encodeFrame(opcode: number, payload: Uint8Array | string, fin = true, mask: Uint8Array | null = null, rsv1 = false): Buffer {
   const isText = typeof payload === "string";
   const len = isText ? Buffer.byteLength(payload, "utf8") : payload.length;
   const headerLen = (len < 126 ? 2 : len < 65536 ? 4 : 10) + (mask !== null ? 4 : 0);
   const out = Buffer.allocUnsafe(headerLen + len);
-  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   const maskBit = mask !== null ? 0x80 : 0;
   let p: number;
   if (len < 126) {

@@ -1,4 +1,5 @@
 import { isUtf8 } from "node:buffer";
+import { inflateMessage } from "./deflate.ts";
 import { CLOSE, WsProtocolError, isValidCloseCode } from "./errors.ts";
 
 /** Frame opcodes (RFC 6455 §5.2). */
@@ -20,6 +21,8 @@ export interface ParserOptions {
   maxMessage: number;
   /** Whether frames must be masked (a server reading a client's frames: RFC 6455 §5.1 says they must). */
   requireMask: boolean;
+  /** permessage-deflate was negotiated: RSV1 on a message's first frame marks it compressed. */
+  deflate?: boolean;
 }
 
 const enum State {
@@ -64,6 +67,7 @@ export class FrameParser {
   private msgOpcode = 0;
   private msgParts: Buffer[] | null = null;
   private msgLen = 0;
+  private msgCompressed = false;
 
   constructor(opts: ParserOptions, sink: FrameSink) {
     this.opts = opts;
@@ -150,7 +154,10 @@ export class FrameParser {
   private checkFirstBytes(b0: number, b1: number): void {
     const fin = (b0 & 0x80) !== 0;
     const opcode = b0 & 0x0f;
-    if ((b0 & 0x70) !== 0) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_RSV_SET", "a frame has an RSV bit set, and no extension that would define it was negotiated");
+    const rsv = b0 & 0x70;
+    // RSV1 marks a compressed message, only on its first frame and only if permessage-deflate was negotiated.
+    const rsv1Ok = rsv === 0x40 && this.opts.deflate === true && (opcode === OP.TEXT || opcode === OP.BINARY);
+    if (rsv !== 0 && !rsv1Ok) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_RSV_SET", "a frame has an RSV bit set that no negotiated extension defines");
     const masked = (b1 & 0x80) !== 0;
     if (this.opts.requireMask && !masked) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_UNMASKED", "a client's frame is not masked (RFC 6455 §5.1)");
     const len7 = b1 & 0x7f;
@@ -163,6 +170,7 @@ export class FrameParser {
     } else if (opcode === OP.TEXT || opcode === OP.BINARY) {
       if (this.msgOpcode !== 0) throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_EXPECTED_CONTINUATION", "a new message began before the fragmented one before it ended");
       this.msgOpcode = opcode;
+      this.msgCompressed = rsv !== 0;
     } else {
       throw new WsProtocolError(CLOSE.PROTOCOL_ERROR, "WS_BAD_OPCODE", `a frame has the reserved opcode ${opcode}`);
     }
@@ -208,12 +216,18 @@ export class FrameParser {
       return;
     }
     if (!this.fin) return;
-    const parts = this.msgParts ?? [];
-    const total = this.msgLen;
+    let parts = this.msgParts ?? [];
+    let total = this.msgLen;
     const msgOpcode = this.msgOpcode;
     this.msgParts = null;
     this.msgLen = 0;
     this.msgOpcode = 0;
+    if (this.msgCompressed) {
+      this.msgCompressed = false;
+      const inflated = inflateMessage(parts, this.opts.maxMessage);
+      parts = [inflated];
+      total = inflated.length;
+    }
     if (msgOpcode === OP.TEXT) {
       const bytes = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
       if (!isUtf8(bytes)) throw new WsProtocolError(CLOSE.INVALID_DATA, "WS_BAD_UTF8", "a text message is not valid UTF-8");

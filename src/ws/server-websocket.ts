@@ -21,8 +21,8 @@ export class ServerWebSocket<T = undefined> extends WsEndpoint {
   #topics: Set<string> | null = null;
   readonly #handlers: WebSocketHandler<T>;
 
-  constructor(host: UpgradeHost, ctx: WsContext, data: T, peer: { readonly remoteAddress: string }) {
-    super(host, ctx);
+  constructor(host: UpgradeHost, ctx: WsContext, data: T, peer: { readonly remoteAddress: string }, deflate = false) {
+    super(host, ctx, deflate);
     this.data = data;
     this.#peer = peer;
     this.#handlers = (ctx.handlers ?? {}) as WebSocketHandler<T>;
@@ -33,16 +33,17 @@ export class ServerWebSocket<T = undefined> extends WsEndpoint {
     return this.#peer.remoteAddress;
   }
 
-  send(data: WsMessage, _compress?: boolean): number {
-    return typeof data === "string" ? this.sendMessage(data, false) : this.sendMessage(bytesOf(data), true);
+  /** `compress`: deflate this message, if the client negotiated permessage-deflate (the app's perMessageDeflate). */
+  send(data: WsMessage, compress?: boolean): number {
+    return typeof data === "string" ? this.sendMessage(data, false, compress === true) : this.sendMessage(bytesOf(data), true, compress === true);
   }
 
-  sendText(data: string, _compress?: boolean): number {
-    return this.sendMessage(data, false);
+  sendText(data: string, compress?: boolean): number {
+    return this.sendMessage(data, false, compress === true);
   }
 
-  sendBinary(data: ArrayBufferLike | ArrayBufferView, _compress?: boolean): number {
-    return this.sendMessage(bytesOf(data), true);
+  sendBinary(data: ArrayBufferLike | ArrayBufferView, compress?: boolean): number {
+    return this.sendMessage(bytesOf(data), true, compress === true);
   }
 
   ping(data?: WsMessage): number {

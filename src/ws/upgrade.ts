@@ -3,6 +3,7 @@ import { CLOSE } from "./errors.ts";
 import { OP } from "./frame-parser.ts";
 import { encodeFrame } from "./frame-encoder.ts";
 import { checkHandshake, switchingProtocols } from "./handshake.ts";
+import { negotiateDeflate } from "./deflate.ts";
 import { ServerWebSocket, bytesOf, type WsMessage } from "./server-websocket.ts";
 import { processTopics } from "./topics.ts";
 
@@ -52,8 +53,11 @@ export function bunUpgrade<T>(request: Request, options?: UpgradeOptions<T>): bo
     return false;
   }
   const extra = extraHeaders(options?.headers, check.protocols);
+  // permessage-deflate only when the app asks for it (Bun's perMessageDeflate, off by default) and the client offers it.
+  const deflate = ctx.handlers.perMessageDeflate !== undefined && ctx.handlers.perMessageDeflate !== false ? negotiateDeflate(check.extensions) : null;
+  if (deflate !== null) extra.push("sec-websocket-extensions", deflate);
   const info = ex.info;
-  const ws = ex.upgrade(switchingProtocols(check.key, extra), (host) => new ServerWebSocket<T>(host, ctx, options?.data as T, info));
+  const ws = ex.upgrade(switchingProtocols(check.key, extra), (host) => new ServerWebSocket<T>(host, ctx, options?.data as T, info, deflate !== null));
   if (ws === null) return false;
   upgradable.delete(request);
   return true;

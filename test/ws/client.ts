@@ -29,7 +29,7 @@ export interface RawSession {
  * Opens a WebSocket by hand, sends `frames` (each its own write), and reads the server's frames until it closes
  * the connection or `timeoutMs` passes. `read: false` reads nothing until `resumeAfterMs` (a slow reader).
  */
-export function rawSession(port: number, path: string, frames: Buffer[], opts: { timeoutMs?: number; untilEvents?: number; answerPings?: boolean } = {}): Promise<RawSession> {
+export function rawSession(port: number, path: string, frames: Buffer[], opts: { timeoutMs?: number; untilEvents?: number; answerPings?: boolean; extraHead?: string; deflate?: boolean } = {}): Promise<RawSession> {
   return new Promise((resolve) => {
     const sock = net.connect(port, "127.0.0.1");
     const events: ServerEvent[] = [];
@@ -46,7 +46,7 @@ export function rawSession(port: number, path: string, frames: Buffer[], opts: {
       framePong: (p) => events.push(["pong", p.toString()]),
       frameClose: (code, reason) => events.push(["close", code, reason]),
     };
-    const parser = new FrameParser({ maxMessage: 1 << 30, requireMask: false }, sink);
+    const parser = new FrameParser({ maxMessage: 1 << 30, requireMask: false, deflate: opts.deflate === true }, sink);
     const finish = (closed: boolean): void => {
       if (done) return;
       done = true;
@@ -55,7 +55,7 @@ export function rawSession(port: number, path: string, frames: Buffer[], opts: {
       resolve({ head, events, closed });
     };
     const timer = setTimeout(() => finish(false), opts.timeoutMs ?? 3000);
-    sock.on("connect", () => sock.write(handshake(path)));
+    sock.on("connect", () => sock.write(handshake(path, opts.extraHead)));
     sock.on("data", (d) => {
       if (head === "") {
         buf = Buffer.concat([buf, d]);

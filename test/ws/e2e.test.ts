@@ -298,3 +298,58 @@ describe("serve() with websocket handlers, in this process", () => {
     }
   });
 });
+
+describe("permessage-deflate (the app's perMessageDeflate)", () => {
+  let cli: CliProcess;
+  before(async () => {
+    cli = await startCli(["test/fixtures/ws/deflate.ts", "-w", "2", "-b", "127.0.0.1:0", "--ws-max-message", "1m"]);
+  });
+  after(async () => {
+    cli.kill();
+    await cli.exited;
+  });
+
+  test("negotiated with ws (which compresses what it sends over 1 KiB); messages both ways are compressed and come back whole", async () => {
+    const c = await connectWs(`ws://127.0.0.1:${cli.port}/`);
+    assert.match(String(c.upgradeHeaders["sec-websocket-extensions"]), /^permessage-deflate; server_no_context_takeover; client_no_context_takeover$/);
+    const big = "compress me ".repeat(10_000);
+    c.ws.send(big);
+    assert.equal(await c.next(), big);
+    c.ws.send("small");
+    assert.equal(await c.next(), "small");
+    const bin = Buffer.alloc(50_000, 7);
+    c.ws.send(bin);
+    assert.deepEqual(await c.next(), bin);
+    c.ws.close();
+    await c.closed;
+  });
+
+  test("the server's frames carry RSV1 and inflate to what was sent", async () => {
+    const { deflateMessage } = await import("../../src/ws/deflate.ts");
+    const { encodeFrame } = await import("../../src/ws/frame-encoder.ts");
+    const ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    const text = "ab".repeat(500);
+    const sent = encodeFrame(1, deflateMessage(Buffer.from(text)), true, Uint8Array.of(9, 9, 9, 9), true);
+    const s = await rawSession(cli.port, "/", [sent], { extraHead: ext, untilEvents: 1, deflate: true });
+    assert.match(s.head, /sec-websocket-extensions: permessage-deflate/i);
+    assert.deepEqual(s.events, [["text", text]]);
+    // Without deflate the same reader refuses the server's frame: it did come compressed (RSV1).
+    const plainReader = await rawSession(cli.port, "/", [sent], { extraHead: ext, untilEvents: 1 });
+    assert.match(String(plainReader.events[0]![2]), /RSV/);
+  });
+
+  test("a decompression bomb is refused with 1009 once it inflates past --ws-max-message", async () => {
+    const { deflateMessage } = await import("../../src/ws/deflate.ts");
+    const { encodeFrame } = await import("../../src/ws/frame-encoder.ts");
+    const bomb = deflateMessage(Buffer.alloc(64 * 1024 * 1024)); // 64 MiB of zeros: about 64 KiB compressed
+    const s = await rawSession(cli.port, "/", [encodeFrame(2, bomb, true, Uint8Array.of(1, 2, 3, 4), true)], { extraHead: "Sec-WebSocket-Extensions: permessage-deflate\r\n", timeoutMs: 5000 });
+    assert.deepEqual(s.events.map((e) => e.slice(0, 2)), [["close", 1009]]);
+    assert.equal(s.closed, true);
+  });
+
+  test("a client that does not offer it gets plain frames", async () => {
+    const s = await rawSession(cli.port, "/", [frame(1, "plain")], { untilEvents: 1 });
+    assert.doesNotMatch(s.head, /sec-websocket-extensions/i);
+    assert.deepEqual(s.events, [["text", "plain"]]);
+  });
+});

@@ -164,3 +164,65 @@ test("property: well-formed messages come back as sent", () => {
     { numRuns: 300 },
   );
 });
+
+// ─── permessage-deflate ─────────────────────────────────────────────────────────────────────────────────────
+
+import { deflateMessage, negotiateDeflate } from "../../src/ws/deflate.ts";
+
+function parseDeflate(chunks: Buffer[], maxMessage = 1 << 20): Event[] {
+  const events: Event[] = [];
+  const parser = new FrameParser({ maxMessage, requireMask: true, deflate: true }, {
+    frameText: (m) => events.push(["text", m]),
+    frameBinary: (m) => {
+      assert.equal(m.buffer.byteLength, m.length);
+      events.push(["binary", m.toString("hex")]);
+    },
+    framePing: (p) => events.push(["ping", p.toString("hex")]),
+    framePong: (p) => events.push(["pong", p.toString("hex")]),
+    frameClose: (code, reason) => events.push(["close", code, reason]),
+  });
+  for (const c of chunks) {
+    try {
+      parser.push(Buffer.from(c));
+    } catch (err) {
+      assert.ok(err instanceof WsProtocolError);
+      events.push(["error", err.closeCode, err.code]);
+      break;
+    }
+  }
+  return events;
+}
+
+test("deflate: compressed messages (RSV1 on the first frame) are inflated, fragmented or not; plain ones pass", () => {
+  const text = "hello hello hello ☃ ".repeat(50);
+  const z = deflateMessage(Buffer.from(text));
+  assert.ok(z.length < Buffer.byteLength(text));
+  assert.deepEqual(parseDeflate([encodeFrame(OP.TEXT, z, true, MASK, true)]), [["text", text]]);
+  const half = Math.floor(z.length / 2);
+  const fragmented = Buffer.concat([encodeFrame(OP.TEXT, z.subarray(0, half), false, MASK, true), encodeFrame(OP.CONTINUATION, z.subarray(half), true, MASK)]);
+  assert.deepEqual(parseDeflate([fragmented, masked(OP.TEXT, "plain")]), [["text", text], ["text", "plain"]]);
+  const bin = Buffer.from([1, 2, 3, 1, 2, 3, 1, 2, 3]);
+  assert.deepEqual(parseDeflate([encodeFrame(OP.BINARY, deflateMessage(bin), true, MASK, true)]), [["binary", bin.toString("hex")]]);
+});
+
+test("deflate: a bomb is refused with 1009 once it inflates past the limit; bad data gets 1007; RSV1 on a continuation or a control frame gets 1002", () => {
+  const bomb = deflateMessage(Buffer.alloc(4 * 1024 * 1024)); // 4 MiB of zeros, about 4 KiB compressed
+  assert.ok(bomb.length < 10_000);
+  assert.deepEqual(parseDeflate([encodeFrame(OP.BINARY, bomb, true, MASK, true)], 1 << 20), [["error", 1009, "WS_MESSAGE_TOO_BIG"]]);
+  assert.deepEqual(parseDeflate([encodeFrame(OP.BINARY, Buffer.from([0xff, 0xff, 0xff]), true, MASK, true)]), [["error", 1007, "WS_BAD_DEFLATE"]]);
+  const cont = Buffer.concat([encodeFrame(OP.TEXT, deflateMessage(Buffer.from("ab")), false, MASK, true), encodeFrame(OP.CONTINUATION, "x", true, MASK, true)]);
+  assert.deepEqual(parseDeflate([cont]), [["error", 1002, "WS_RSV_SET"]]);
+  assert.deepEqual(parseDeflate([encodeFrame(OP.PING, "x", true, MASK, true)]), [["error", 1002, "WS_RSV_SET"]]);
+});
+
+test("deflate: offers accepted or declined", () => {
+  const yes = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+  assert.equal(negotiateDeflate("permessage-deflate; client_max_window_bits"), yes);
+  assert.equal(negotiateDeflate("permessage-deflate"), yes);
+  assert.equal(negotiateDeflate("permessage-deflate; server_max_window_bits=10, permessage-deflate"), yes);
+  assert.equal(negotiateDeflate("permessage-deflate; server_max_window_bits=10"), null);
+  assert.equal(negotiateDeflate("permessage-deflate; unknown_param"), null);
+  assert.equal(negotiateDeflate("permessage-deflate; client_no_context_takeover; client_no_context_takeover"), null);
+  assert.equal(negotiateDeflate("x-webkit-deflate-frame"), null);
+  assert.equal(negotiateDeflate(null), null);
+});
