@@ -226,3 +226,21 @@ test("deflate: offers accepted or declined", () => {
   assert.equal(negotiateDeflate("x-webkit-deflate-frame"), null);
   assert.equal(negotiateDeflate(null), null);
 });
+
+test("fuzz: any bytes, split anywhere, make the parser report or refuse, never throw anything else", () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 12 }), fc.boolean(), fc.boolean(), (chunks, deflate, requireMask) => {
+      const parser = new FrameParser({ maxMessage: 256, requireMask, deflate }, { frameText() {}, frameBinary() {}, framePing() {}, framePong() {}, frameClose() {} });
+      for (const c of chunks) {
+        try {
+          parser.push(Buffer.from(c));
+        } catch (err) {
+          assert.ok(err instanceof WsProtocolError, String(err));
+          assert.ok([1002, 1007, 1009].includes(err.closeCode));
+          return;
+        }
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
