@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/ws/echo.ts echo [SECONDS] [CONNECTIONS]   oryx -w 1, ws on node:http, Bun.serve
  *   node --import tsx bench/ws/echo.ts idle [COUNT]                   RSS of an oryx worker before/after COUNT idle sockets
+ *   node --import tsx bench/ws/echo.ts idle-http [COUNT]              the same with idle keep-alive HTTP connections (one GET each)
  *
  * Echo: CONNECTIONS clients (raw sockets, in this process) each keep one 64-byte binary message in flight: send,
  * wait for the echo, send again, for SECONDS. Servers run one at a time on 127.0.0.1, one process each.
@@ -36,20 +37,20 @@ async function waitPort(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
-/** Opens a WebSocket by hand; resolves with the socket once the 101 has come. */
-function open(port: number): Promise<net.Socket> {
+/** Opens a WebSocket by hand (or, `http`, a keep-alive connection after one GET); resolves once answered. */
+function open(port: number, http = false): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, "127.0.0.1");
     s.setNoDelay(true);
     let head = Buffer.alloc(0);
     s.on("error", reject);
-    s.write(handshake());
+    s.write(http ? "GET / HTTP/1.1\r\nHost: b\r\n\r\n" : handshake());
     const onData = (d: Buffer): void => {
       head = Buffer.concat([head, d]);
       const end = head.indexOf("\r\n\r\n");
       if (end === -1) return;
       s.off("data", onData);
-      if (!head.subarray(0, 12).toString().includes("101")) reject(new Error(`no 101: ${head.toString()}`));
+      if (!head.subarray(0, 12).toString().includes(http ? "200" : "101")) reject(new Error(`no 101: ${head.toString()}`));
       else resolve(s);
     };
     s.on("data", onData);
@@ -129,20 +130,23 @@ if (mode === "echo") {
   }
 } else {
   const count = Number(process.argv[3] ?? 10_000);
-  const p = start(process.execPath, ["dist/cli.js", "bench/ws/echo-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port);
+  const http = mode === "idle-http";
+  // A long keep-alive timeout, so idle HTTP connections stay while measured.
+  const p = start(process.execPath, ["dist/cli.js", "bench/ws/echo-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning", "--keep-alive-timeout", "60"], port);
   await waitPort(port);
   await new Promise((r) => setTimeout(r, 1000));
   const worker = childrenOf(p.pid!)[0]!;
   // Warm the worker with a few sockets first, so the baseline includes the code paths' own memory.
-  const warm = await Promise.all(Array.from({ length: 50 }, () => open(port)));
+  const warm = await Promise.all(Array.from({ length: 50 }, () => open(port, http)));
   for (const s of warm) s.destroy();
   await new Promise((r) => setTimeout(r, 1000));
   const before = rssKiB(worker);
   const sockets: net.Socket[] = [];
-  for (let i = 0; i < count; i += 500) sockets.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => open(port)))));
+  for (let i = 0; i < count; i += 500) sockets.push(...(await Promise.all(Array.from({ length: Math.min(500, count - i) }, () => open(port, http)))));
   await new Promise((r) => setTimeout(r, 3000));
   const after = rssKiB(worker);
-  console.log(`oryx worker RSS: ${before} KiB before, ${after} KiB with ${count} idle WebSockets: ${((after - before) / count).toFixed(2)} KiB each`);
+  const what = http ? "idle keep-alive HTTP connections" : "idle WebSockets";
+  console.log(`oryx worker RSS: ${before} KiB before, ${after} KiB with ${count} ${what}: ${((after - before) / count).toFixed(2)} KiB each`);
   for (const s of sockets) s.destroy();
   await stop(p);
 }
