@@ -182,8 +182,10 @@ export class FrameParser {
   private readPayload(buf: Buffer, off: number): number {
     const n = Math.min(this.remaining, buf.length - off);
     if (n > 0) {
-      // A copy, unmasked: the app may keep a message, and the socket's buffer is not ours to keep.
-      const dest = Buffer.allocUnsafe(n);
+      // A copy, unmasked: the app may keep a message, and the socket's buffer is not ours to keep. A whole binary
+      // message in one piece gets a buffer of its own at once (see ownBuffer), not a second copy later.
+      const whole = this.fin && this.opcode === OP.BINARY && n === this.remaining && this.msgParts === null;
+      const dest = whole ? Buffer.from(new ArrayBuffer(n)) : Buffer.allocUnsafe(n);
       if (this.masked) {
         const mask = this.mask!;
         let pos = this.maskPos;
@@ -257,6 +259,8 @@ export class FrameParser {
  * adapters read `message.buffer` (Hono's does), which for a slice of Node's pool would be 8 KiB of others' bytes.
  */
 function ownBuffer(parts: Buffer[], total: number): Buffer {
+  const only = parts.length === 1 ? parts[0]! : null;
+  if (only !== null && only.byteOffset === 0 && only.buffer.byteLength === only.length) return only;
   const out = Buffer.from(new ArrayBuffer(total));
   let p = 0;
   for (const part of parts) {
