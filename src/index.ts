@@ -10,3 +10,7 @@ export { createLogger, type Logger, type LogLevel } from "./log.ts";
 export { VERSION } from "./version.ts";
 export { serve, type ServeOptions, type OryxServer } from "./serve.ts";
 export { defineConfig, type OryxConfig } from "./config/file.ts";
+export { upgradeWebSocket, OryxWebSocket, type UpgradeWebSocketOptions } from "./ws/deno.ts";
+export { ServerWebSocket } from "./ws/server-websocket.ts";
+export type { WebSocketHandler } from "./ws/context.ts";
+export { WsProtocolError } from "./ws/errors.ts";

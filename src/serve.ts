@@ -4,6 +4,7 @@ import { configToSettings } from "./config/file.ts";
 import type { Bind, Settings } from "./config/settings.ts";
 import { connectionOptions, serverEdges } from "./server/from-settings.ts";
 import { fetchGateway, type FetchHandler } from "./gateway/fetch.ts";
+import type { WebSocketHandler } from "./ws/context.ts";
 import { createLogger } from "./log.ts";
 import { openAccessLog } from "./server/access-log.ts";
 import { Server, type TlsOptions } from "./server/server.ts";
@@ -17,6 +18,8 @@ type EngineConfig = Omit<OryxConfig, (typeof NOT_HERE)[number]>;
 export interface ServeOptions extends EngineConfig {
   /** The app: `fetch(request, info)`, as in Bun.serve, Deno.serve and srvx. */
   fetch: FetchHandler;
+  /** Bun's WebSocket handlers, for `info.upgrade(request, { data })` in `fetch` (see the README). */
+  websocket?: WebSocketHandler<unknown>;
   /** TCP port; 0 picks a free one. Default 8888 (as the CLI). Ignored when `unix` is set. */
   port?: number;
   /** Address to bind. Default 127.0.0.1: only this machine can connect unless told otherwise. */
@@ -59,7 +62,7 @@ export interface OryxServer {
  *     await server.close();
  */
 export function serve(options: ServeOptions): OryxServer {
-  const { fetch, port, hostname, unix, tls, signal, onListen, ...engine } = options;
+  const { fetch, port, hostname, unix, tls, signal, onListen, websocket, ...engine } = options;
   if (typeof fetch !== "function") throw new TypeError("serve() needs a fetch(request) function");
   for (const key of NOT_HERE) {
     if (key in engine) {
@@ -76,7 +79,7 @@ export function serve(options: ServeOptions): OryxServer {
     backlog: settings.backlog,
     // No connection limit: a worker stops accepting at --worker-connections because its master hands it the
     // socket again when it has room; one server alone would have nobody to do that.
-    connection: connectionOptions(settings, fetchGateway(fetch, log), log, accessLog),
+    connection: connectionOptions(settings, fetchGateway(fetch, log), log, accessLog, websocket ?? null),
     ...edges,
     ...(tls !== undefined ? { tls: tlsTexts(tls) } : {}),
   });

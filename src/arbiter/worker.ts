@@ -198,7 +198,7 @@ export async function runWorker(): Promise<void> {
   if (sockets.length < config.listeners.length) await new Promise<void>((resolve) => (socketWaiter = resolve));
   accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog, settings.accessLogFormat, (err) => log.error(`cannot write the access log ${settings.accessLog}`, err));
   const handler: RequestHandler = app.interface === "fetch" ? fetchGateway(app.fetch, log) : () => {};
-  const connection = connectionOptions(settings, handler, log, accessLog);
+  const connection = connectionOptions(settings, handler, log, accessLog, app.interface === "fetch" ? app.websocket : null);
   nodeApp = app.interface === "node";
   // With --metrics-bind the engine's access hook also counts: one hook, so the access log's path is unchanged.
   let onAccess = accessLog === null ? null : accessLog.write;

@@ -89,6 +89,12 @@ export interface OryxConfig {
   reloadInclude?: string | string[];
   /** Globs of files ignored even if included. */
   reloadExclude?: string | string[];
+  /** Largest WebSocket message a client may send (close 1009 over it). */
+  wsMaxMessage?: SizeValue;
+  /** A quiet WebSocket is pinged after this, then closed after as long again; 0: never. */
+  wsIdleTimeout?: DurationValue;
+  /** Most bytes queued for a WebSocket client that does not read; send() drops messages past it. */
+  wsBackpressureLimit?: SizeValue;
 }
 
 /** For type checking and editor help in a config module: `export default defineConfig({ ... })`. */
@@ -158,6 +164,9 @@ const KINDS = {
   reloadDir: "list",
   reloadInclude: "list",
   reloadExclude: "list",
+  wsMaxMessage: "size",
+  wsIdleTimeout: "duration",
+  wsBackpressureLimit: "size",
 } as const satisfies Record<keyof Settings, Kind>;
 
 /** The JavaScript values each kind takes (a "choice" takes its setting's own values). */

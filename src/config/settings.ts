@@ -61,6 +61,9 @@ export interface Settings {
   reloadDir: string[];
   reloadInclude: string[];
   reloadExclude: string[];
+  wsMaxMessage: number;
+  wsIdleTimeout: number;
+  wsBackpressureLimit: number;
 }
 
 export interface SettingSpec<K extends keyof Settings = keyof Settings> {
@@ -428,6 +431,21 @@ export const SETTINGS: readonly AnySetting[] = [
     key: "reloadExclude", flag: "reload-exclude", meta: "GLOB", env: "ORYX_RELOAD_EXCLUDE", multiple: true,
     default: [], defaultText: "none", parse: glob,
     help: "With --reload, files to ignore even if --reload-include matches them (same matching). node_modules and dot-folders are ignored whatever this says.",
+  },
+  {
+    key: "wsMaxMessage", flag: "ws-max-message", meta: "SIZE", env: "ORYX_WS_MAX_MESSAGE",
+    default: 16 * 1024 ** 2, defaultText: "16 MiB", parse: parseSize(125, 2 ** 40),
+    help: "Largest WebSocket message a client may send (all its fragments together); a larger one closes the socket with 1009. An app's websocket.maxPayloadLength overrides it (Bun's default is also 16 MiB).",
+  },
+  {
+    key: "wsIdleTimeout", flag: "ws-idle-timeout", meta: "DURATION", env: "ORYX_WS_IDLE_TIMEOUT",
+    default: 120_000, defaultText: "120s", parse: parseDuration(0, DAY),
+    help: "A WebSocket whose client sent nothing for this long is pinged, and closed (1001) if it still sends nothing for as long again. 0: never. An app's websocket.idleTimeout (seconds) overrides it.",
+  },
+  {
+    key: "wsBackpressureLimit", flag: "ws-backpressure-limit", meta: "SIZE", env: "ORYX_WS_BACKPRESSURE_LIMIT",
+    default: 16 * 1024 ** 2, defaultText: "16 MiB", parse: parseSize(1024, 2 ** 40),
+    help: "Most bytes queued for one WebSocket client that does not read; past it, send() drops messages and returns 0 (or closes with 1008 if the app's websocket.closeOnBackpressureLimit is set). An app's websocket.backpressureLimit overrides it.",
   },
 ];
 

@@ -1,4 +1,6 @@
 import type { RequestHead } from "../http/index.ts";
+import type { WsContext } from "../ws/context.ts";
+import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
 
 /**
  * The narrow boundary between a connection (src/server) and an app interface (src/gateway): one request and
@@ -76,6 +78,13 @@ export interface Exchange {
   destroy(err: Error): void;
   /** Answers with a response of oryx's own (500 for a failed app, 501, 400 …), closing if `close`. */
   fail(status: number, close?: boolean): void;
+  /** What the server's WebSockets share; null (or absent) when the server takes none. */
+  readonly websocket?: WsContext | null;
+  /**
+   * Switches the connection to WebSocket: writes `head` (the 101) and hands every later byte to the endpoint
+   * `make` returns; the exchange is then over. Null when it cannot (answered already, a body on its way, stopping).
+   */
+  upgrade?<E extends Upgraded>(head: string, make: (host: UpgradeHost) => E): E | null;
 }
 
 /** What a gateway gives the server: a function called once per request head. */

@@ -3,6 +3,8 @@ import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } fr
 import { createRequest, requestUrl } from "./request.ts";
 import { LiteHeaders } from "./lite-headers.ts";
 import { LiteResponse, NativeResponse, isLiteResponse } from "./response.ts";
+import { markUpgradable } from "../ws/upgrade.ts";
+import { completeUpgrade } from "../ws/deno.ts";
 
 /** A WHATWG fetch handler, as Bun, Deno, Cloudflare Workers and Hono's `app.fetch` speak it. */
 export type FetchHandler = (request: Request, info: ConnectionInfo) => Response | PromiseLike<Response>;
@@ -38,6 +40,8 @@ export function fetchGateway(handler: FetchHandler, log: Logger): RequestHandler
       ex.fail(400, true);
       return;
     }
+    // A request that may become a WebSocket is noted, so server.upgrade(req) can find its connection.
+    if (ex.head.upgrade) markUpgradable(request, ex);
     let result: Response | PromiseLike<Response>;
     try {
       result = handler(request, ex.info);
@@ -118,6 +122,8 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
     res = LiteResponse.realOf(res);
   }
   if (!isResponseLike(res)) {
+    // `if (server.upgrade(req)) return;`: after an upgrade the handler's answer is ignored, as in Bun.
+    if (ex.closed && ex.upgrade !== undefined && res === undefined) return;
     appFailed(ex, new TypeError(`the handler resolved to ${describeValue(res)}, not a Response`), log);
     return;
   }
@@ -127,6 +133,8 @@ function sendResponse(ex: Exchange, value: unknown, log: Logger): void {
   }
   const status = res.status;
   if (!Number.isInteger(status) || status < 200 || status > 599) {
+    // upgradeWebSocket()'s response (Deno's shape): the handshake is answered and the socket opens.
+    if (status === 101 && completeUpgrade(ex, res)) return;
     const what = status === 0 ? "Response.error() (a network error, status 0)" : `a Response with status ${String(status)}`;
     appFailed(ex, new TypeError(`the handler resolved to ${what}, which cannot be sent`), log);
     cancelBody(res);

@@ -1,5 +1,7 @@
 import type net from "node:net";
 import { inspect } from "node:util";
+import { bunUpgrade, publish, subscriberCount, type UpgradeOptions } from "../ws/upgrade.ts";
+import type { WsMessage } from "../ws/server-websocket.ts";
 
 /** Where a connection's peer is, as Bun's `server.requestIP(request)` answers it. */
 export interface SocketAddress {
@@ -106,6 +108,24 @@ export class ConnectionInfo {
     const family = this.remoteFamily;
     if (family === "") return null;
     return { address: this.remoteAddress, family, port: this.remotePort };
+  }
+
+  /**
+   * Bun's `server.upgrade(request, { data, headers })`: switches the request's connection to WebSocket (the app
+   * exports `websocket` handlers beside `fetch`). True when it did; the fetch handler's answer is then ignored.
+   */
+  upgrade<T = undefined>(request: Request, options?: UpgradeOptions<T>): boolean {
+    return bunUpgrade(request, options);
+  }
+
+  /** Bun's `server.publish(topic, data)`: to every WebSocket subscribed to `topic` in this worker. */
+  publish(topic: string, data: WsMessage, compress?: boolean): number {
+    return publish(topic, data, compress);
+  }
+
+  /** Bun's `server.subscriberCount(topic)`, in this worker. */
+  subscriberCount(topic: string): number {
+    return subscriberCount(topic);
   }
 
   /** @hono/node-server's `env.incoming`, as far as reading the peer goes (`incoming.socket.remoteAddress`). */

@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
 import type { FetchHandler } from "./fetch.ts";
 import { classifyFunction } from "./function-kind.ts";
+import type { WebSocketHandler } from "../ws/context.ts";
 import { captureListen, isHttpServer, serverForListener, type NodeListener } from "./node.ts";
 
 /** A problem with the app the user named: its file, its export, its shape, or an error it threw while loading. */
@@ -28,7 +29,13 @@ export { APP_EXTENSIONS, parseAppSpec };
 export type InterfaceChoice = "auto" | "fetch" | "node";
 
 export type LoadedApp =
-  | { spec: AppSpec; interface: "fetch"; fetch: FetchHandler }
+  | {
+      spec: AppSpec;
+      interface: "fetch";
+      fetch: FetchHandler;
+      /** Bun's `websocket` handlers beside `fetch` (`export default { fetch, websocket }`), or null. */
+      websocket: WebSocketHandler<unknown> | null;
+    }
   | {
       spec: AppSpec;
       interface: "node";
@@ -161,7 +168,7 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
       const fetch = findFetchHandler(value, choice === "fetch", log, spec);
       if (fetch !== null) {
         if (capture.server !== null) log.debug(`${spec.module} also called listen(); oryx serves its export, and that server is not bound`);
-        return { spec, interface: "fetch", fetch };
+        return { spec, interface: "fetch", fetch, websocket: websocketOf(value) };
       }
       if (choice === "fetch") throw new AppLoadError(`export "${spec.exportName}" of ${spec.module} is ${shape(value)}, not a fetch app (--interface fetch)`);
     }
@@ -242,6 +249,13 @@ async function failOnUnhandledRejection<T>(p: Promise<T>, spec: AppSpec): Promis
     process.off("unhandledRejection", onRejection!);
     for (const l of others) process.on("unhandledRejection", l);
   }
+}
+
+/** Bun's shape: an object exporting `websocket` handlers beside `fetch`. */
+function websocketOf(value: unknown): WebSocketHandler<unknown> | null {
+  if (value === null || typeof value !== "object") return null;
+  const ws = (value as { websocket?: unknown }).websocket;
+  return ws !== null && typeof ws === "object" ? (ws as WebSocketHandler<unknown>) : null;
 }
 
 function findFetchHandler(value: unknown, forced: boolean, log: Logger, spec: AppSpec): FetchHandler | null {

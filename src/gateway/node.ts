@@ -253,6 +253,7 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
         headers,
         host: req.headers.host ?? "",
         framing: "none",
+        upgrade: false,
         contentLength: 0,
         keepAlive: !res.hasHeader("connection"),
         expectContinue: false,

@@ -23,6 +23,8 @@ export interface RequestHead {
   keepAlive: boolean;
   /** `Expect: 100-continue` on HTTP/1.1. */
   expectContinue: boolean;
+  /** The Connection field lists `upgrade` (a WebSocket handshake, if Upgrade says so too). */
+  upgrade: boolean;
 }
 
 // Leading empty lines before a request line are tolerated (RFC 9112 §2.2), up to this many.
@@ -290,8 +292,10 @@ export class HeadParser {
     }
 
     let keepAlive = v1 === 1;
+    let upgrade = false;
     if (connection !== undefined) {
       for (const token of listElements(connection)) {
+        if (token === "upgrade") upgrade = true;
         if (token === "close") {
           keepAlive = false;
           break;
@@ -318,6 +322,7 @@ export class HeadParser {
       contentLength: length,
       keepAlive,
       expectContinue: expectContinue && framing !== "none",
+      upgrade,
     };
   }
 }

@@ -18,6 +18,8 @@ import {
 import { ConnectionInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
 import { readForwarded } from "./forwarded.ts";
+import type { WsContext } from "../ws/context.ts";
+import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
 import type { TrustedPeers } from "./trust.ts";
 
 export interface ConnectionOptions {
@@ -41,6 +43,8 @@ export interface ConnectionOptions {
   onAccess: ((record: AccessRecord) => void) | null;
   /** Called once per request head handed to the app (a worker counts them for --max-requests). */
   onRequest?: () => void;
+  /** What WebSockets on these connections share (the app's handlers, limits); none: upgrades are refused. */
+  websocket?: WsContext;
 }
 
 export type { AccessRecord };
@@ -131,6 +135,8 @@ const enum Phase {
   /** Half-closed by oryx; discarding input until the client closes or the linger time ends. */
   Closing,
   Closed,
+  /** Switched to WebSocket: the socket's bytes go to `upgraded`, not to the HTTP parser. */
+  Upgraded,
 }
 
 const enum Timer {
@@ -146,6 +152,8 @@ const enum Timer {
   Grace,
   /** Not a queued timeout: a close of a connection that looked idle, carried out after the next read (closeIdle). */
   IdleCheck,
+  /** An upgraded connection's WebSocket timeout (idle, or the closing handshake's wait). */
+  WebSocket,
 }
 
 /** Connections whose output waits for the end of this turn's microtasks (see processBatch). */
@@ -186,7 +194,7 @@ function sentMark(socket: Socket): number {
  * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
  * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
  */
-export class Connection {
+export class Connection implements UpgradeHost {
   readonly socket: Socket;
   /** The connection's facts: given at accept (PROXY header, Unix socket), else read from the socket when first asked. */
   private known: ConnectionInfo | null;
@@ -220,6 +228,8 @@ export class Connection {
   ex: ConnExchange | null = null;
   /** Requests served on this connection. */
   requests = 0;
+  /** The WebSocket this connection was switched to, if it was. */
+  upgraded: Upgraded | null = null;
   /** Told when the connection has closed (the server, which counts its connections). */
   owner: { connectionClosed(conn: Connection): void } | null = null;
 
@@ -397,6 +407,8 @@ export class Connection {
           }
           off = this.feedBody(ex, buf, off);
         } else {
+          // Upgraded by the request just handed over: what follows its head is the WebSocket's.
+          if (phase === Phase.Upgraded && off < buf.length) this.upgraded!.wsData(off === 0 ? buf : buf.subarray(off));
           return;
         }
       }
@@ -477,6 +489,13 @@ export class Connection {
   }
 
   private onClose(): void {
+    if (this.upgraded !== null) {
+      this.phase = Phase.Closed;
+      this.arm(Timer.None, 0);
+      this.upgraded.wsClosed();
+      this.owner?.connectionClosed(this);
+      return;
+    }
     const wasActive = this.phase === Phase.Active;
     this.phase = Phase.Closed;
     this.arm(Timer.None, 0);
@@ -942,7 +961,71 @@ export class Connection {
       case Timer.Linger:
         this.socket.destroy();
         return;
+      case Timer.WebSocket:
+        this.upgraded?.wsTimeout();
+        return;
     }
+  }
+
+  // ─── WebSocket ────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Switches the connection to WebSocket for the exchange `ex` in progress: writes the 101 head (after any
+   * answers to earlier pipelined requests) and hands every later byte to the endpoint `make` returns. Null when
+   * the exchange cannot switch: answered already, a request body on its way, or the server stopping.
+   */
+  upgrade<E extends Upgraded>(ex: ConnExchange, head: string, make: (host: UpgradeHost) => E): E | null {
+    if (ex.finished || ex.headWritten || this.ex !== ex || this.phase !== Phase.Active || !ex.bodyDone || this.shuttingDown || this.clientEnded) return null;
+    ex.headWritten = true;
+    ex.finished = true;
+    ex.status = 101;
+    this.logAccess(ex);
+    this.ex = null;
+    this.arm(Timer.None, 0);
+    this.phase = Phase.Upgraded;
+    const socket = this.socket;
+    this.flushOut();
+    socket.write(head, "latin1");
+    // The HTTP listeners make way for the WebSocket's ('close' stays: it calls onClose, which knows).
+    socket.removeListener("data", Connection.onSocketData);
+    socket.removeListener("end", Connection.onSocketEnd);
+    socket.removeListener("drain", Connection.onSocketDrain);
+    socket.on("data", Connection.onUpgradedData);
+    socket.on("end", Connection.onUpgradedEnd);
+    socket.on("drain", Connection.onUpgradedDrain);
+    // Messages are small and latency counts: no Nagle delay (Bun's uWS does the same).
+    socket.setNoDelay(true);
+    const ws = make(this);
+    this.upgraded = ws;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null) ws.wsData(pending);
+    // In process(), the loop hands over the rest of its buffer; otherwise the socket may be paused (stash).
+    if (!this.inProcess) socket.resume();
+    return ws;
+  }
+
+  armWsTimer(ms: number): void {
+    if (this.phase === Phase.Closed) return;
+    this.arm(ms > 0 ? Timer.WebSocket : Timer.None, ms);
+  }
+
+  /** Closes now; an upgraded connection's WebSocket is told 1001 first (it closes within its closing wait). */
+  destroy(): void {
+    if (this.upgraded !== null && this.phase === Phase.Upgraded) this.upgraded.wsGoingAway();
+    else this.socket.destroy();
+  }
+
+  private static onUpgradedData(this: Socket, chunk: Buffer): void {
+    (this as OwnedSocket)[OWNER].upgraded!.wsData(chunk);
+  }
+
+  private static onUpgradedEnd(this: Socket): void {
+    (this as OwnedSocket)[OWNER].upgraded!.wsEnd();
+  }
+
+  private static onUpgradedDrain(this: Socket): void {
+    (this as OwnedSocket)[OWNER].upgraded!.wsDrain();
   }
 
 
@@ -1028,6 +1111,15 @@ export class ConnExchange implements Exchange, RequestBody {
 
   get closed(): boolean {
     return this.finished;
+  }
+
+  /** What this server's WebSockets share, or null when it takes none. */
+  get websocket(): WsContext | null {
+    return this.conn.opts.websocket ?? null;
+  }
+
+  upgrade<E extends Upgraded>(head: string, make: (host: UpgradeHost) => E): E | null {
+    return this.conn.upgrade(this, head, make);
   }
 
   get length(): number | null {

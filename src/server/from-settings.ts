@@ -5,14 +5,20 @@ import type { NodeLimits } from "../gateway/node.ts";
 import type { Logger } from "../log.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { ConnectionOptions } from "./connection.ts";
+import { WsContext, type WebSocketHandler } from "../ws/context.ts";
 import type { ServerOptions } from "./server.ts";
 import { TrustedPeers } from "./trust.ts";
 
 /** The settings, as the options of the engine's parts: one place, for workers and for serve() alike. */
 
 /** The engine's per-connection options from the settings, for a request handler. */
-export function connectionOptions(settings: Settings, handler: RequestHandler, log: Logger, accessLog: AccessLog | null): ConnectionOptions {
+export function connectionOptions(settings: Settings, handler: RequestHandler, log: Logger, accessLog: AccessLog | null, websocket: WebSocketHandler<unknown> | null = null): ConnectionOptions {
   return {
+    websocket: new WsContext(
+      { maxMessage: settings.wsMaxMessage, idleTimeoutMs: settings.wsIdleTimeout, backpressureLimit: settings.wsBackpressureLimit },
+      websocket,
+      log,
+    ),
     limits: {
       requestLine: settings.limitRequestLine,
       fields: settings.limitRequestFields,

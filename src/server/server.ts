@@ -441,7 +441,8 @@ export class Server {
   /** Closes every connection now. */
   destroyAll(): void {
     for (const socket of this.arriving.keys()) socket.destroy();
-    for (const conn of this.connections) conn.socket.destroy();
+    // An upgraded connection's WebSocket gets its Close frame (1001) and closes within its closing wait.
+    for (const conn of this.connections) conn.destroy();
     for (const socket of this.handedOff) socket.destroy();
   }
 }

@@ -132,7 +132,7 @@ const request: fc.Arbitrary<GenRequest> = fc
     fields: fc.array(randomField, { maxLength: 8 }),
     host: hostValue,
     hostOn10: fc.boolean(),
-    connection: fc.constantFrom(null, "close", "keep-alive", "Keep-Alive, x-foo", "x-foo ,close"),
+    connection: fc.constantFrom(null, "close", "keep-alive", "Keep-Alive, x-foo", "x-foo ,close", "Upgrade", "keep-alive, upgrade"),
     expect: fc.boolean(),
     positions: fc.array(fc.nat(), { minLength: 6, maxLength: 6 }),
   })
@@ -197,9 +197,13 @@ function build(
     bodyBytes = Buffer.concat(body.chunks.map((c) => Buffer.from(c.data)));
   }
   let keepAlive = r.minor === 1;
+  let upgrade = false;
   if (r.connection !== null) {
     insert(x.connField, 3);
     const tokens = r.connection.split(",").map((t) => t.trim().toLowerCase());
+    // The parser stops reading the tokens at close, as it needs no more of them.
+    const closeAt = tokens.indexOf("close");
+    upgrade = tokens.slice(0, closeAt === -1 ? tokens.length : closeAt + 1).includes("upgrade");
     if (tokens.includes("close")) keepAlive = false;
     else if (tokens.includes("keep-alive") && r.minor === 0) keepAlive = true;
   }
@@ -221,6 +225,7 @@ function build(
       contentLength,
       keepAlive,
       expectContinue: r.expect && r.minor === 1 && framing !== "none",
+      upgrade,
     },
     body: bodyBytes,
   };

@@ -22,6 +22,7 @@ function record(over: { target?: string; method?: string; headers?: string[]; st
       headers: over.headers ?? ["host", "example.test:8888", "referer", "http://ref.example/page", "user-agent", "tester/1.0", "x-two", "one", "x-two", "two"],
       host: over.host ?? "example.test:8888",
       framing: "none",
+      upgrade: false,
       contentLength: 0,
       keepAlive: true,
       expectContinue: false,

@@ -1,12 +1,12 @@
 /**
- * An Elysia app as elysiajs.com writes one for a Web Standard runtime: `export default new Elysia()...`, its
+ * An Elysia app as elysiajs.com writes one for a Web Standard runtime: `const app = new Elysia()...`, its
  * `fetch` is what a server calls. Routes with params, a schema-validated JSON body (TypeBox through `t`), `set`
  * for status and headers, `redirect()`, `status()` errors, a thrown Error, cookies, a lifecycle hook that sets
  * a header, and a path no route matches. Usual server: srvx with app.fetch.
  */
 import { Elysia, t } from "elysia";
 
-export default new Elysia()
+const app = new Elysia()
   .onRequest(({ set }) => {
     set.headers["x-powered-by"] = "elysia-compat";
   })
@@ -46,3 +46,7 @@ export default new Elysia()
     await new Promise((r) => setTimeout(r, 5));
     yield "part 2\n";
   });
+
+// Typed by what a server calls: the inferred type names undici-types by its path in node_modules, which tsc
+// refuses as not portable when node_modules is a symlink to another checkout (a git worktree's).
+export default app as { fetch(request: Request): Response | Promise<Response> };

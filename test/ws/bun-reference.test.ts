@@ -1,0 +1,82 @@
+/**
+ * Bun as the reference: the same Bun-shaped app (test/fixtures/ws/bun-chat.ts) run by `bun run` and by oryx -w 2
+ * gives the same transcript to the same client: messages, the 101's headers the app set, subprotocol, close codes
+ * and reasons both ways, 426 for another version.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { test } from "node:test";
+import { ROOT, raw, startCli } from "../helpers.ts";
+import { connectWs, handshake } from "./client.ts";
+
+const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
+const APP = "test/fixtures/ws/bun-chat.ts";
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        r(true);
+      });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function transcript(port: number): Promise<unknown[]> {
+  const out: unknown[] = [];
+  const c = await connectWs(`ws://127.0.0.1:${port}/echo?name=ref`, ["chat", "superchat"]);
+  out.push(["x-hello", c.upgradeHeaders["x-hello"]], ["protocol", c.ws.protocol]);
+  c.ws.send("text ☃");
+  out.push(await c.next());
+  c.ws.send(Buffer.from([0, 1, 2, 255]));
+  out.push(await c.next());
+  c.ws.send("data");
+  const data = JSON.parse(String(await c.next())) as { data: unknown; ready: number; sub: boolean };
+  out.push(["data", data.data, data.ready, data.sub]);
+  c.ws.send("close-me");
+  out.push(["closed by server", await c.closed]);
+  const d = await connectWs(`ws://127.0.0.1:${port}/echo`);
+  d.ws.close(4321, "client says bye");
+  out.push(["closed by client", await d.closed]);
+  const v8 = await raw(port, handshake("/echo").replace("Version: 13", "Version: 8"));
+  out.push(["version 8", v8.text.slice(0, 12), /sec-websocket-version: 13/i.test(v8.text)]);
+  return out;
+}
+
+test("the Bun-shaped app gives the same transcript on Bun and on oryx -w 2", { skip: existsSync(BUN) ? false : "no bun binary in node_modules/.bin" }, async () => {
+  const port = await freePort();
+  const bun = spawn(BUN, ["run", APP], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
+  let onBun: unknown[];
+  try {
+    await waitPort(port);
+    onBun = await transcript(port);
+  } finally {
+    bun.kill();
+    await new Promise((r) => bun.once("exit", r));
+  }
+  const cli = await startCli([APP, "-w", "2", "-b", "127.0.0.1:0"]);
+  try {
+    const onOryx = await transcript(cli.port);
+    assert.deepEqual(onOryx, onBun);
+  } finally {
+    cli.kill();
+    await cli.exited;
+  }
+});
