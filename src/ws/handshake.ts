@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { RequestHead } from "../http/index.ts";
 import { listElements } from "../http/fields.ts";
 
@@ -6,9 +6,13 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 // 16 bytes in base64: 22 chars and "==" (RFC 6455 §4.1: "a nonce consisting of a randomly selected 16-byte value").
 const KEY_RE = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 
+// node:crypto (OpenSSL's set-up, about 1 MiB) is loaded by the first handshake, not by every worker.
+let crypto: typeof import("node:crypto") | null = null;
+
 /** Sec-WebSocket-Accept for a client's key (RFC 6455 §4.2.2). */
 export function acceptKey(key: string): string {
-  return createHash("sha1").update(key + GUID).digest("base64");
+  crypto ??= createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
+  return crypto.createHash("sha1").update(key + GUID).digest("base64");
 }
 
 /** The request's one value of `name`, or null when absent; the values joined with commas when repeated. */
