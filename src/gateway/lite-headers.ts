@@ -46,6 +46,14 @@ function headerValue(v: unknown, method: string, name: string): string {
   return s;
 }
 
+/** Whether a value starts or ends with HTTP whitespace (only a combined one with an empty part can). */
+function hasEdgeSpace(v: string): boolean {
+  if (v.length === 0) return false;
+  const first = v.charCodeAt(0);
+  const last = v.charCodeAt(v.length - 1);
+  return first === 32 || first === 9 || first === 10 || first === 13 || last === 32 || last === 9 || last === 10 || last === 13;
+}
+
 function needArgs(n: number, got: number, method: string): void {
   if (got < n) throw new TypeError(`Headers.${method}: ${n} argument${n === 1 ? "" : "s"} required, but only ${got} present.`);
 }
@@ -60,11 +68,13 @@ export class LiteHeaders {
     if (LiteHeaders.isOne(init)) {
       this.#fields = new Map(init.#fields);
       this.#cookies = init.#cookies.slice();
+      // A copy appends each combined value, normalised again: "a, " (an empty value appended last) becomes "a,".
+      for (const [name, value] of this.#fields) if (hasEdgeSpace(value)) this.#fields.set(name, value.replace(HTTP_WS_ENDS, ""));
       return;
     }
     if (init instanceof NativeHeaders) {
-      // Checked and normalised already; each Set-Cookie comes as its own pair.
-      for (const [name, value] of init) this.#add(name, value);
+      // Checked already; each Set-Cookie comes as its own pair; a combined value is normalised again, as above.
+      for (const [name, value] of init) this.#add(name, hasEdgeSpace(value) ? value.replace(HTTP_WS_ENDS, "") : value);
       return;
     }
     if (init !== null && typeof init === "object" && Object.getPrototypeOf(init) === Object.prototype) {
