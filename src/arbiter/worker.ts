@@ -170,7 +170,7 @@ export async function runWorker(): Promise<void> {
     app = await loadApp(config.app, config.cwd, {
       interface: settings.interface,
       address: appAddress(config.listeners.map((l) => l.url)),
-      checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, requestTimeoutMs: settings.requestTimeout }),
+      checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, bodyTimeoutMs: settings.requestTimeout }),
       listenTimeoutMs: settings.listenTimeout,
       log,
     });
