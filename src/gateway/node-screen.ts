@@ -286,7 +286,7 @@ export class Screen {
             return;
           }
           const head = this.parser.finish(this.owner.opts.limits.body);
-          const bytes = this.headBytes(buf, off, end);
+          const bytes = this.headBytes(buf, off, end, head);
           off = end;
           this.startRequest(head, bytes, now);
           if (this.phase === Phase.Detached) {
@@ -326,16 +326,21 @@ export class Screen {
     this.headPartsLength += part.length;
   }
 
-  /** The head's bytes as sent, with bare LF line ends made CRLF (llhttp refuses them; oryx accepts them). */
-  private headBytes(buf: Buffer, off: number, end: number): Buffer {
-    let head = buf.subarray(off, end);
+  /**
+   * The head's bytes as sent, in the form llhttp reads as oryx did: bare LF line ends made CRLF, and copies of
+   * a Content-Length that oryx found identical dropped (llhttp refuses both).
+   */
+  private headBytes(buf: Buffer, off: number, end: number, head: RequestHead): Buffer {
+    let bytes = buf.subarray(off, end);
     if (this.headParts !== null) {
-      this.headParts.push(head);
-      head = Buffer.concat(this.headParts, this.headPartsLength + head.length);
+      this.headParts.push(bytes);
+      bytes = Buffer.concat(this.headParts, this.headPartsLength + bytes.length);
       this.headParts = null;
       this.headPartsLength = 0;
     }
-    return hasBareLf(head) ? withCrlf(head) : head;
+    if (hasBareLf(bytes)) bytes = withCrlf(bytes);
+    if (head.framing === "length" && countOf(head, "content-length") > 1) bytes = oneContentLength(bytes);
+    return bytes;
   }
 
   private startRequest(head: RequestHead, bytes: Buffer, now: number): void {
@@ -551,6 +556,25 @@ function fieldOf(head: RequestHead, name: string): string {
   const h = head.headers;
   for (let i = 0; i < h.length; i += 2) if (h[i] === name) v = v === "" ? h[i + 1]! : `${v},${h[i + 1]!}`;
   return v;
+}
+
+function countOf(head: RequestHead, name: string): number {
+  let n = 0;
+  const h = head.headers;
+  for (let i = 0; i < h.length; i += 2) if (h[i] === name) n++;
+  return n;
+}
+
+/** The head without the Content-Length lines after the first (all alike: oryx refuses copies that differ). */
+function oneContentLength(head: Buffer): Buffer {
+  let seen = false;
+  const lines = head.toString("latin1").split("\r\n").filter((line) => {
+    if (!/^content-length:/i.test(line)) return true;
+    if (seen) return false;
+    seen = true;
+    return true;
+  });
+  return Buffer.from(lines.join("\r\n"), "latin1");
 }
 
 /** Whether a line of the head ends in a bare LF. */
