@@ -192,6 +192,8 @@ export class Screen {
   private deadline = 0;
   /** Requests given to Node on this connection. */
   requests = 0;
+  /** When the last response ended (Date.now()), 0 before any: for a worker's graceful stop. */
+  lastDone = 0;
 
   constructor(owner: Screens, socket: net.Socket, nodeOnData: (chunk: Buffer) => void, nodeOnEnd: (...args: unknown[]) => void) {
     this.owner = owner;
@@ -247,6 +249,11 @@ export class Screen {
     this.owner.forget(this);
   };
 
+  /** The response being made, until it is done (null between requests). */
+  get inFlight(): http.ServerResponse | null {
+    return this.responseDone ? null : this.res;
+  }
+
   /** Node made the response to the request just given to it (see onRequestStart). */
   requestStarted(res: http.ServerResponse): void {
     this.res = res;
@@ -258,6 +265,7 @@ export class Screen {
   private readonly onResponseClose = (): void => {
     this.responseDone = true;
     this.res = null;
+    this.lastDone = Date.now();
     if (this.phase !== Phase.Waiting) return;
     // Node ends the connection after a response that said close: nothing after it is read.
     if (!this.keepAlive || this.socket.writableEnded || this.socket.destroyed) {
@@ -331,7 +339,7 @@ export class Screen {
    * a Content-Length that oryx found identical dropped (llhttp refuses both).
    */
   private headBytes(buf: Buffer, off: number, end: number, head: RequestHead): Buffer {
-    let bytes = buf.subarray(off, end);
+    let bytes = off === 0 && end === buf.length ? buf : buf.subarray(off, end);
     if (this.headParts !== null) {
       this.headParts.push(bytes);
       bytes = Buffer.concat(this.headParts, this.headPartsLength + bytes.length);

@@ -142,7 +142,8 @@ export function adoptServer(
   // Every request Node parses, whatever listeners the app has or adds later (Node's diagnostics channel).
   onRequestStart(server, ({ request, response, socket }) => {
     screenOf(socket)?.requestStarted(response);
-    stops.begin(request, response);
+    // A response not yet begun when the stop began says Connection: close (see GracefulStop.closeIdle).
+    if (stops.stopping) response.shouldKeepAlive = false;
     if (onAccess !== null) logWhenDone(request, response, onAccess);
   });
   // The safety net under the shape rules (checkReturned) needs what a listener returns: the app's listeners are
@@ -199,39 +200,35 @@ function nodeHeadRoom(limits: NodeLimits): number {
  */
 class GracefulStop {
   private stoppedAt = 0;
-  /** Every handed-off socket, with when its last response ended (0: never) or -1 while a request is in flight. */
-  private readonly sockets = new Map<net.Socket, number>();
-  private readonly open = new Set<http.ServerResponse>();
+  /**
+   * Every handed-off socket (an upgraded one too). What each is doing is its screen's to say (a request in flight,
+   * when its last response ended): kept there, with no closure or listener of its own per request.
+   */
+  private readonly sockets = new Set<net.Socket>();
 
-  track(socket: net.Socket): void {
-    this.sockets.set(socket, 0);
-    socket.once("close", () => this.sockets.delete(socket));
+  get stopping(): boolean {
+    return this.stoppedAt !== 0;
   }
 
-  begin(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket;
-    if (this.sockets.has(socket)) this.sockets.set(socket, -1);
-    if (this.stoppedAt !== 0) res.shouldKeepAlive = false;
-    else this.open.add(res);
-    const done = (): void => {
-      this.open.delete(res);
-      if (this.sockets.get(socket) === -1) this.sockets.set(socket, Date.now());
-    };
-    // A response's 'close' comes once it is complete (after 'finish') or its connection went away.
-    res.once("close", done);
+  track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
   }
 
   /** Called when the stop begins and then every 100 ms until every connection is gone. */
   closeIdle(): void {
     const now = Date.now();
-    if (this.stoppedAt === 0) {
-      this.stoppedAt = now;
-      for (const res of this.open) if (!res.headersSent) res.shouldKeepAlive = false;
-      this.open.clear();
-    }
-    for (const [socket, lastDone] of this.sockets) {
-      if (lastDone === -1 || socket.writableEnded) continue;
-      if (now - Math.max(lastDone, this.stoppedAt) < IDLE_GRACE_MS) continue;
+    const first = this.stoppedAt === 0;
+    if (first) this.stoppedAt = now;
+    for (const socket of this.sockets) {
+      const screen = screenOf(socket);
+      const res = screen?.inFlight ?? null;
+      if (res !== null) {
+        if (first && !res.headersSent) res.shouldKeepAlive = false;
+        continue;
+      }
+      if (socket.writableEnded) continue;
+      if (now - Math.max(screen?.lastDone ?? 0, this.stoppedAt) < IDLE_GRACE_MS) continue;
       // A half-close: the client sees the end after everything it was sent, and Node closes the socket when the
       // client closes its side (or the graceful timeout ends it).
       socket.end();
