@@ -88,7 +88,11 @@ type StartHook = (start: RequestStart) => void;
 const startHooks = new WeakMap<http.Server, StartHook>();
 let subscribed = false;
 
-/** Calls `hook` for every request `server` parses, before the app's listeners run (one hook per server). */
+/**
+ * Calls `hook` for every request `server` parses, before the app's listeners run (one hook per server); and tells
+ * a socket's screen when a response is finished (Node's http.server.response.finish channel, published as Node
+ * handles its 'finish'): no listener or closure per request.
+ */
 export function onRequestStart(server: http.Server, hook: StartHook): void {
   startHooks.set(server, hook);
   if (subscribed) return;
@@ -96,6 +100,10 @@ export function onRequestStart(server: http.Server, hook: StartHook): void {
   dc.subscribe("http.server.request.start", (message: unknown) => {
     const start = message as RequestStart;
     startHooks.get(start.server)?.(start);
+  });
+  dc.subscribe("http.server.response.finish", (message: unknown) => {
+    const m = message as RequestStart;
+    screenOf(m.socket)?.responseFinished(m.response);
   });
 }
 
@@ -258,14 +266,26 @@ export class Screen {
   requestStarted(res: http.ServerResponse): void {
     this.res = res;
     this.responseDone = false;
-    res.once("close", this.onResponseClose);
   }
 
-  /** A response's 'close': complete (after Node's own 'finish' handling) or its connection gone. */
-  private readonly onResponseClose = (): void => {
+  /**
+   * The response is finished: Node is handling its 'finish' (it then detaches the response and sees to the
+   * connection). The next request may go on, once Node is done with this one (a tick later) if bytes of it wait.
+   */
+  responseFinished(res: http.ServerResponse): void {
+    if (res !== this.res) return;
     this.responseDone = true;
-    this.res = null;
     this.lastDone = Date.now();
+    if (this.phase !== Phase.Waiting) return;
+    if (this.pending === null && this.keepAlive) {
+      // Nothing waits: the next bytes start the next request.
+      this.phase = Phase.Idle;
+      return;
+    }
+    process.nextTick(this.afterResponse);
+  }
+
+  private readonly afterResponse = (): void => {
     if (this.phase !== Phase.Waiting) return;
     // Node ends the connection after a response that said close: nothing after it is read.
     if (!this.keepAlive || this.socket.writableEnded || this.socket.destroyed) {
