@@ -767,6 +767,69 @@ describe("the refusals of the core engine hold for Node apps; the app sees no re
   });
 });
 
+describe("oryx's parser is in front of Node's, whenever the app adds its listeners", { concurrency: true }, () => {
+  test("a request listener added after oryx adopted the server is behind the same rules: 413 before it runs, a chunked body cut at the limit", async () => {
+    const server = http.createServer();
+    const s = await oryx(server, { limitRequestBody: 1000 });
+    const { seen, listener } = recorder();
+    server.on("request", listener);
+    try {
+      const big = await exchange(s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n`], 3000);
+      assert.equal(statusOf(big.text), 413, big.text);
+      assert.equal(seen.length, 0, "the late listener was called for a refused request");
+      const chunk = `100\r\n${"x".repeat(256)}\r\n`;
+      const cut = await exchange(s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, chunk, chunk, chunk, chunk, chunk, "0\r\n\r\n"], 3000, 20);
+      assert.equal(statusOf(cut.text), 413, cut.text);
+      assert.ok(seen.every((x) => x.bytes <= 1000 && !x.ended), JSON.stringify(seen));
+      const ok = await exchange(s.port, [`GET /fine HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`]);
+      assert.equal(statusOf(ok.text), 200, ok.text);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("after a refusal mid-body the app's response writes nowhere and its request is aborted when the connection closes; nothing throws", async () => {
+    const events: string[] = [];
+    const server = http.createServer((req, res) => {
+      req.on("aborted", () => events.push("aborted"));
+      req.on("error", () => events.push("error"));
+      res.on("close", () => {
+        events.push("close");
+        // Late writes of an app that did not notice: they go nowhere, and nothing is thrown.
+        res.setHeader("x-late", "1");
+        res.writeHead(200);
+        res.end("too late");
+      });
+      req.resume();
+    });
+    const s = await oryx(server, { limitRequestBody: 100 });
+    try {
+      const r = await exchange(s.port, [`POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, `80\r\n${"x".repeat(128)}\r\n`], 3000, 20);
+      assert.equal(statusOf(r.text), 413, r.text);
+      assert.equal((r.text.match(/HTTP\/1\.1/g) ?? []).length, 1, `one answer, oryx's: ${JSON.stringify(r.text)}`);
+      assert.doesNotMatch(r.text, /too late/);
+      for (let i = 0; i < 120 && !events.includes("close"); i++) await sleep(25);
+      assert.ok(events.includes("aborted"), events.join(","));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a request llhttp refuses although oryx accepts it (a method Node does not know) gets oryx's 400, with Date and Content-Length", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["FROB / HTTP/1.1\r\nHost: t\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 400, r.text);
+      assert.match(r.text, /\r\ndate: /i);
+      assert.match(r.text, /\r\ncontent-length: 12\r\n/i);
+      assert.match(r.text, /\r\nconnection: close\r\n/i);
+      assert.equal(s.seen.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("Node's semantics reach the app", { concurrency: true }, () => {
   test("req.socket.remoteAddress is 127.0.0.1", async () => {
     const s = await recorded();
