@@ -226,6 +226,12 @@ export class Screen {
   private readonly onData = (chunk: Buffer): void => {
     const phase = this.phase;
     if (phase === Phase.Closing || phase === Phase.Detached) return;
+    if (this.socket.writableEnded) {
+      // Node ended the connection after a response (the app's `Connection: close`, a request limit): nothing
+      // after it is read, as on oryx's engine.
+      this.discard();
+      return;
+    }
     let buf = chunk;
     if (this.pending !== null) {
       buf = Buffer.concat([this.pending, chunk]);

@@ -815,6 +815,24 @@ describe("oryx's parser is in front of Node's, whenever the app adds its listene
     }
   });
 
+  test("an app's Connection: close ends the connection: a request pipelined behind it never reaches the app", async () => {
+    const urls: string[] = [];
+    const server = http.createServer((req, res) => {
+      urls.push(req.url ?? "");
+      res.setHeader("connection", "close");
+      res.end("bye");
+    });
+    const s = await oryx(server);
+    try {
+      const r = await exchange(s.port, ["GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n"]);
+      assert.equal((r.text.match(/HTTP\/1\.1 200/g) ?? []).length, 1, r.text);
+      assert.equal(r.closed, true);
+      assert.deepEqual(urls, ["/1"]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("a request llhttp refuses although oryx accepts it (a method Node does not know) gets oryx's 400, with Date and Content-Length", async () => {
     const s = await recorded();
     try {
