@@ -189,7 +189,7 @@ export async function runWorker(): Promise<void> {
   const connection = connectionOptions(settings, handler, log, accessLog);
   const handOff =
     app.interface === "node"
-      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, accessLog === null ? null : accessLog.write)
+      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, accessLog === null ? null : accessLog.write, () => connection.onRequest?.())
       : undefined;
   if (config.maxRequests > 0) {
     connection.onRequest = () => {

@@ -125,6 +125,8 @@ export function adoptServer(
   log: Logger,
   emitListening: boolean,
   onAccess: ((record: AccessRecord) => void) | null,
+  /** Called once per request handed to the app (a worker counts them for --max-requests), as for fetch apps. */
+  onRequest?: () => void,
 ): { take(socket: net.Socket): void; closeIdle(): void } {
   // Heads reach Node whole and checked, bodies screened with oryx's timeouts: Node's own head and request
   // timeouts have nothing left to time, and its size limits must never refuse what oryx accepted.
@@ -145,6 +147,7 @@ export function adoptServer(
     // A response not yet begun when the stop began says Connection: close (see GracefulStop.closeIdle).
     if (stops.stopping) response.shouldKeepAlive = false;
     if (onAccess !== null) logWhenDone(request, response, onAccess);
+    onRequest?.();
   });
   // The safety net under the shape rules (checkReturned) needs what a listener returns: the app's listeners are
   // called by one that looks. It guards nothing: oryx's rules are applied to the bytes, before Node's parser.
