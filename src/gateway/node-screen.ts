@@ -356,8 +356,12 @@ export class Screen {
   private keepHeadPart(buf: Buffer, off: number): void {
     const part = off === 0 ? buf : buf.subarray(off);
     if (part.length === 0) return;
-    (this.headParts ??= []).push(part);
+    const parts = (this.headParts ??= []);
+    parts.push(part);
     this.headPartsLength += part.length;
+    // A head trickling in a few bytes a read would hold a Buffer object per read: joined every 64 reads, it costs
+    // about its bytes (the head parser bounds those).
+    if (parts.length >= 64) this.headParts = [Buffer.concat(parts, this.headPartsLength)];
   }
 
   /**
