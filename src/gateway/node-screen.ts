@@ -337,6 +337,10 @@ export class Screen {
           }
           this.arm(Timer.Body, this.owner.opts.bodyTimeoutMs, now);
           off = this.forwardBody(buf, off);
+          if (this.phase === Phase.Detached) {
+            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(buf.subarray(off));
+            return;
+          }
         } else if (phase === Phase.Waiting) {
           this.stash(buf, off);
           return;
@@ -399,8 +403,6 @@ export class Screen {
       this.arm(Timer.Body, this.owner.opts.bodyTimeoutMs, now);
     }
     this.forward(bytes);
-    // Node took the socket for the app ('upgrade', 'connect'): its 'end' listener is gone with the others.
-    if (this.upgrade && !this.socket.listeners("end").includes(this.nodeOnEnd)) this.detach();
   }
 
   /** Passes on body bytes from `off`; returns where the body ended in `buf` (or its length). */
@@ -444,6 +446,7 @@ export class Screen {
   };
 
   private bodyComplete(): void {
+    if (this.phase === Phase.Detached) return;
     this.arm(Timer.None, 0, 0);
     if (!this.responseDone) {
       this.phase = Phase.Waiting;
@@ -456,7 +459,11 @@ export class Screen {
 
   /** Gives bytes oryx accepted to Node's parser, as the socket would have. */
   private forward(bytes: Buffer): void {
-    if (bytes.length !== 0 && this.phase !== Phase.Closing) this.nodeOnData(bytes);
+    if (bytes.length === 0 || this.phase === Phase.Closing || this.phase === Phase.Detached) return;
+    this.nodeOnData(bytes);
+    // Node took the socket for the app ('upgrade', 'connect': after the head, or after the body of an upgrade
+    // request that has one): its 'end' listener is gone with the others.
+    if (this.upgrade && !this.socket.listeners("end").includes(this.nodeOnEnd)) this.detach();
   }
 
   /** Keeps unprocessed bytes for later and stops reading until they can be used. */

@@ -918,6 +918,40 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
     }
   });
 
+  test("an upgrade: the app's 'upgrade' listener gets the socket, and the bytes after the head (also of an upgrade request with a body) reach it, not oryx's parser", async () => {
+    const server = http.createServer((_req, res) => res.end("plain"));
+    const heads: string[] = [];
+    server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
+      heads.push(`${req.method} ${req.url}`);
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+      socket.on("data", (d: Buffer) => socket.write(`echo:${d.toString("latin1")}`));
+    });
+    const s = await oryx(server);
+    try {
+      for (const [send, expect] of [
+        ["GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nframe-1", "echo:frame-1"],
+        ["POST /up HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\nContent-Length: 3\r\n\r\nabcNOT HTTP\r\n\r\n", "NOT HTTP"],
+      ] as const) {
+        const c = await Conn.open(s.port);
+        try {
+          await c.send([send]);
+          for (let i = 0; i < 80 && !c.rest().includes(expect); i++) await sleep(25);
+          await c.send(["later"]);
+          for (let i = 0; i < 80 && !c.rest().includes("echo:later"); i++) await sleep(25);
+          const text = c.rest();
+          assert.match(text, /^HTTP\/1\.1 101 /, text);
+          assert.ok(text.includes(expect) && text.includes("echo:later"), JSON.stringify(text));
+          assert.doesNotMatch(text, /400 Bad Request/);
+        } finally {
+          c.destroy();
+        }
+      }
+      assert.deepEqual(heads, ["GET /ws", "POST /up"]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test("trailers of a chunked upload reach req.trailers", async () => {
     const s = await recorded();
     try {
