@@ -182,7 +182,7 @@ export async function runWorker(): Promise<void> {
     app = await loadApp(config.app, config.cwd, {
       interface: settings.interface,
       address: appAddress(config.listeners.map((l) => l.url)),
-      checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, requestTimeoutMs: settings.requestTimeout }),
+      checkingIntervalMs: checkingInterval({ headerTimeoutMs: settings.headerTimeout, bodyTimeoutMs: settings.requestTimeout }),
       listenTimeoutMs: settings.listenTimeout,
       log,
     });
@@ -210,7 +210,7 @@ export async function runWorker(): Promise<void> {
   }
   const handOff =
     app.interface === "node"
-      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, onAccess)
+      ? adoptServer(app.server, nodeLimits(settings), log, !app.listening, onAccess, () => connection.onRequest?.())
       : undefined;
   if (config.maxRequests > 0) {
     const counted = stats?.onRequest;

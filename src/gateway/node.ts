@@ -3,13 +3,14 @@ import net from "node:net";
 import type { Logger } from "../log.ts";
 import type { AccessRecord } from "./exchange.ts";
 import { ConnectionInfo } from "./info.ts";
+import { Screens, onRequestStart, screenOf, type ScreenOptions } from "./node-screen.ts";
 
 /**
  * The Node gateway: apps written against Node's `(req, res)` interface (Express, Koa, Fastify, Connect, plain
  * listeners, an exported http.Server, or a module that calls `listen()` itself) get genuine
  * `IncomingMessage`/`ServerResponse` objects, `upgrade` events and all, because each socket oryx accepts is
- * handed to an `http.Server` that never listens itself. oryx still owns binding, workers and limits: its
- * settings are applied to that server (timeouts, header size and count, max body, Host required).
+ * handed to an `http.Server` that never listens itself. oryx still owns binding, workers and limits, and every
+ * byte that server parses has passed oryx's own parser first (node-screen.ts).
  */
 
 /** `connectionsCheckingInterval` is an http.Server option and property since Node 18.12 (untyped in @types/node 20). */
@@ -17,14 +18,13 @@ type TrackedServer = http.Server & { connectionsCheckingInterval: number };
 
 export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
-export interface NodeLimits {
-  headerTimeoutMs: number;
-  requestTimeoutMs: number;
+/**
+ * oryx's limits and timeouts for a Node app: the same values, from the same settings, as a fetch app's
+ * (src/server/from-settings.ts builds both). oryx's parser applies them in front of Node's (see node-screen.ts).
+ */
+export interface NodeLimits extends ScreenOptions {
+  /** Idle time between requests: Node's keepAliveTimeout (it also says so in the Keep-Alive response header). */
   keepAliveTimeoutMs: number;
-  /** Bytes of the whole head (request line and fields): Node counts them together. */
-  maxHeaderSize: number;
-  maxHeadersCount: number;
-  maxBodyBytes: number;
 }
 
 /** Makes an http.Server for a plain listener, with oryx's limits. */
@@ -115,9 +115,9 @@ function answer500(res: http.ServerResponse): void {
 }
 
 /**
- * Applies oryx's limits to an http.Server (the app's own or one made for it) and starts its connection
- * tracking (Node does that on 'listening', which an unlistened server never sees otherwise; for a captured
- * server this also runs the app's listen callback, as `listen()` would have). Returns the connection hook.
+ * Serves an http.Server (the app's own or one made for it) behind oryx's parser (node-screen.ts), and starts its
+ * connection tracking (Node does that on 'listening', which an unlistened server never sees otherwise; for a
+ * captured server this also runs the app's listen callback, as `listen()` would have). Returns the connection hook.
  */
 export function adoptServer(
   server: http.Server,
@@ -125,34 +125,37 @@ export function adoptServer(
   log: Logger,
   emitListening: boolean,
   onAccess: ((record: AccessRecord) => void) | null,
+  /** Called once per request handed to the app (a worker counts them for --max-requests), as for fetch apps. */
+  onRequest?: () => void,
 ): { take(socket: net.Socket): void; closeIdle(): void } {
+  // Heads reach Node whole and checked, bodies screened with oryx's timeouts: Node's own head and request
+  // timeouts have nothing left to time, and its size limits must never refuse what oryx accepted.
   server.headersTimeout = limits.headerTimeoutMs;
-  // Node's requestTimeout bounds the whole request (head and body); oryx's --request-timeout bounds a stall.
-  // The closest faithful mapping is to give the whole request the stall bound plus the head's.
-  server.requestTimeout = limits.requestTimeoutMs + limits.headerTimeoutMs;
+  server.requestTimeout = 0;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  // One more than the limit, so the guard can tell "too many" (431) from "exactly the limit".
-  server.maxHeadersCount = limits.maxHeadersCount + 1;
+  server.maxHeadersCount = limits.limits.fields;
   (server as TrackedServer).connectionsCheckingInterval = checkingInterval(limits);
   const s = server as http.Server & { maxHeaderSize?: number; requireHostHeader?: boolean; insecureHTTPParser?: boolean };
-  s.maxHeaderSize = limits.maxHeaderSize;
+  s.maxHeaderSize = nodeHeadRoom(limits);
   s.requireHostHeader = true;
   s.insecureHTTPParser = false;
   const stops = new GracefulStop();
-  // The app's 'request' (and 'checkContinue') listeners run behind a guard that enforces oryx's rules first;
-  // a refused request never reaches the app. (Listeners the app adds later are not guarded.)
+  const screens = new Screens(server, limits, log);
+  // Every request Node parses, whatever listeners the app has or adds later (Node's diagnostics channel).
+  onRequestStart(server, ({ request, response, socket }) => {
+    screenOf(socket)?.requestStarted(response);
+    // A response not yet begun when the stop began says Connection: close (see GracefulStop.closeIdle).
+    if (stops.stopping) response.shouldKeepAlive = false;
+    if (onAccess !== null) logWhenDone(request, response, onAccess);
+    onRequest?.();
+  });
+  // The safety net under the shape rules (checkReturned) needs what a listener returns: the app's listeners are
+  // called by one that looks. It guards nothing: oryx's rules are applied to the bytes, before Node's parser.
   for (const event of ["request", "checkContinue"] as const) {
     const appListeners = server.listeners(event) as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
     if (appListeners.length === 0) continue;
     server.removeAllListeners(event);
     server.on(event, (req: http.IncomingMessage, res: http.ServerResponse) => {
-      stops.begin(req, res);
-      if (onAccess !== null) logWhenDone(req, res, onAccess);
-      if (req.rawHeaders.length / 2 > limits.maxHeadersCount) {
-        refuse(req, res, 431);
-        return;
-      }
-      if (!guardBody(req, res, limits.maxBodyBytes)) return;
       for (const listener of appListeners) {
         const returned: unknown = listener.call(server, req, res);
         if (returned !== undefined) checkReturned(returned, res, log);
@@ -160,23 +163,33 @@ export function adoptServer(
     });
   }
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
-    log.debug(`refused a request (Node parser): ${err.code ?? ""} ${err.message}`);
-    // Node's default answers 400/431 and closes; keep that, but only when nobody else handles clientError.
-    if (server.listenerCount("clientError") === 1 && socket.writable && !socket.destroyed) {
-      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-      const reason = http.STATUS_CODES[status]!;
-      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: ${reason.length + 1}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${reason}\n`);
+    const screen = screenOf(socket);
+    if (screen !== undefined) {
+      // Node's parser refused what oryx accepted, or the socket failed: the screen answers as oryx does.
+      if (server.listenerCount("clientError") === 1 || screen.closing) screen.nodeError(err);
+      return;
     }
+    log.debug(`refused a request (Node parser): ${err.code ?? ""} ${err.message}`);
     socket.destroy();
   });
+  server.once("close", () => screens.close());
   if (emitListening && !server.listening) server.emit("listening");
   return {
     take: (socket) => {
       stops.track(socket);
-      server.emit("connection", socket);
+      screens.take(socket);
     },
     closeIdle: () => stops.closeIdle(),
   };
+}
+
+/**
+ * The largest head Node's parser must take: every head oryx accepts (a request line and limits.fields lines at
+ * their limits, CRLF line ends, leading empty lines), with room to spare. Node counts the head as one.
+ */
+function nodeHeadRoom(limits: NodeLimits): number {
+  const l = limits.limits;
+  return l.requestLine + 2 + l.fields * (l.fieldSize + 2) + 2 + 64;
 }
 
 /**
@@ -190,39 +203,35 @@ export function adoptServer(
  */
 class GracefulStop {
   private stoppedAt = 0;
-  /** Every handed-off socket, with when its last response ended (0: never) or -1 while a request is in flight. */
-  private readonly sockets = new Map<net.Socket, number>();
-  private readonly open = new Set<http.ServerResponse>();
+  /**
+   * Every handed-off socket (an upgraded one too). What each is doing is its screen's to say (a request in flight,
+   * when its last response ended): kept there, with no closure or listener of its own per request.
+   */
+  private readonly sockets = new Set<net.Socket>();
 
-  track(socket: net.Socket): void {
-    this.sockets.set(socket, 0);
-    socket.once("close", () => this.sockets.delete(socket));
+  get stopping(): boolean {
+    return this.stoppedAt !== 0;
   }
 
-  begin(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const socket = req.socket;
-    if (this.sockets.has(socket)) this.sockets.set(socket, -1);
-    if (this.stoppedAt !== 0) res.shouldKeepAlive = false;
-    else this.open.add(res);
-    const done = (): void => {
-      this.open.delete(res);
-      if (this.sockets.get(socket) === -1) this.sockets.set(socket, Date.now());
-    };
-    // A response's 'close' comes once it is complete (after 'finish') or its connection went away.
-    res.once("close", done);
+  track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
   }
 
   /** Called when the stop begins and then every 100 ms until every connection is gone. */
   closeIdle(): void {
     const now = Date.now();
-    if (this.stoppedAt === 0) {
-      this.stoppedAt = now;
-      for (const res of this.open) if (!res.headersSent) res.shouldKeepAlive = false;
-      this.open.clear();
-    }
-    for (const [socket, lastDone] of this.sockets) {
-      if (lastDone === -1 || socket.writableEnded) continue;
-      if (now - Math.max(lastDone, this.stoppedAt) < IDLE_GRACE_MS) continue;
+    const first = this.stoppedAt === 0;
+    if (first) this.stoppedAt = now;
+    for (const socket of this.sockets) {
+      const screen = screenOf(socket);
+      const res = screen?.inFlight ?? null;
+      if (res !== null) {
+        if (first && !res.headersSent) res.shouldKeepAlive = false;
+        continue;
+      }
+      if (socket.writableEnded) continue;
+      if (now - Math.max(screen?.lastDone ?? 0, this.stoppedAt) < IDLE_GRACE_MS) continue;
       // A half-close: the client sees the end after everything it was sent, and Node closes the socket when the
       // client closes its side (or the graceful timeout ends it).
       socket.end();
@@ -268,147 +277,9 @@ function logWhenDone(req: http.IncomingMessage, res: http.ServerResponse, onAcce
   res.once("close", finish);
 }
 
-/**
- * oryx's body rules for Node apps; false when the request was refused (and answered). A declared length over
- * --limit-request-body gets 413; a transfer coding other than chunked gets 501 (llhttp would hand the app a
- * body still gzip-coded); a chunked body that grows past the limit is cut, with 413 if the app has not answered.
- */
-function guardBody(req: http.IncomingMessage, res: http.ServerResponse, max: number): boolean {
-  const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > max) {
-    refuse(req, res, 413);
-    return false;
-  }
-  const te = req.headers["transfer-encoding"];
-  if (te === undefined) return true;
-  if (!/^[ \t]*chunked[ \t]*$/i.test(te)) {
-    refuse(req, res, 501);
-    return false;
-  }
-  let seen = 0;
-  const push = req.push;
-  const gather = new ChunkGatherer(req, push);
-  req.push = function (chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk === null || chunk === undefined) return gather.end(chunk, encoding);
-    seen += (chunk as { length: number }).length;
-    if (seen > max) {
-      refuse(req, res, 413);
-      return false;
-    }
-    return gather.push(chunk, encoding);
-  };
-  return true;
-}
-
-// Chunks of a chunked body shorter than this are gathered (see ChunkGatherer); longer ones are pushed as they come.
-const GATHER_BELOW = 4096;
-const GATHER_SIZE = 16 * 1024;
-
-/**
- * Node's parser pushes every chunk of a chunked body as a Buffer of its own: a body sent in 1-byte chunks cost
- * an app gathering it (express.raw(), a req.on("data") collecting chunks) over 300 bytes of memory per body byte
- * (issue 18: 3 × 8 MiB → 7.7 GiB of RSS). Short chunks are copied into a buffer instead, pushed as one when it is
- * full, before a longer chunk, at the body's end, and otherwise once this turn of the event loop has parsed what
- * the socket had (setImmediate: Node runs process.nextTick callbacks after every chunk's push).
- */
-class ChunkGatherer {
-  private readonly req: http.IncomingMessage;
-  private readonly nodePush: (chunk: unknown, encoding?: BufferEncoding) => boolean;
-  private buf: Buffer | null = null;
-  private len = 0;
-  private scheduled = false;
-
-  constructor(req: http.IncomingMessage, push: (chunk: unknown, encoding?: BufferEncoding) => boolean) {
-    this.req = req;
-    this.nodePush = push;
-  }
-
-  /** A chunk from Node's parser; returns what Node's own push would tell the parser (false: stop reading). */
-  push(chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (!Buffer.isBuffer(chunk) || chunk.length >= GATHER_BELOW) {
-      if (this.len !== 0) this.flush();
-      return this.nodePush.call(this.req, chunk, encoding);
-    }
-    let ok = true;
-    if (this.len + chunk.length > GATHER_SIZE) ok = this.flush();
-    chunk.copy((this.buf ??= Buffer.allocUnsafe(GATHER_SIZE)), this.len);
-    this.len += chunk.length;
-    if (this.len === GATHER_SIZE) return this.flush() && ok;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.later);
-    }
-    return ok;
-  }
-
-  /** The body's end (null): what is gathered goes first. */
-  end(chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (this.len !== 0) this.flush();
-    this.buf = null;
-    return this.nodePush.call(this.req, chunk, encoding);
-  }
-
-  private readonly later = (): void => {
-    this.scheduled = false;
-    if (this.len === 0) return;
-    if (this.req.destroyed) {
-      this.len = 0;
-      return;
-    }
-    // Outside the parser's callback, so Node does not stop the socket on a full stream: do as it would.
-    if (!this.flush()) this.req.socket?.pause();
-  };
-
-  /** Pushes what is gathered: a full buffer as it is (a new one is made next), a partial one as a copy. */
-  private flush(): boolean {
-    const n = this.len;
-    this.len = 0;
-    if (this.req.destroyed) return false;
-    let out: Buffer;
-    if (n === GATHER_SIZE) {
-      out = this.buf!;
-      this.buf = null;
-    } else {
-      out = Buffer.allocUnsafe(n);
-      this.buf!.copy(out, 0, 0, n);
-    }
-    return this.nodePush.call(this.req, out);
-  }
-}
-
-function refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number): void {
-  if (!res.headersSent) {
-    const reason = http.STATUS_CODES[status] ?? "Error";
-    res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
-    res.end(`${reason}\n`);
-  }
-  res.shouldKeepAlive = false;
-  // The app's own listener still runs after this one; a destroyed request and an ended response leave it
-  // nothing to read and nothing to write.
-  silence(res);
-  req.destroy();
-}
-
-/**
- * After oryx has answered for the app, the app may still answer itself: a refusal can come while it runs (a
- * chunked body cut at the limit while Express's final handler waits for the request to end). Node throws on a
- * header change once headers are sent (ERR_HTTP_HEADERS_SENT, often from a callback, where it would take the
- * worker down) and emits 'error' for a write after the end; the app's late answer goes nowhere instead.
- */
-function silence(res: http.ServerResponse): void {
-  const ignore = function (this: http.ServerResponse): http.ServerResponse {
-    return this;
-  };
-  res.setHeader = ignore;
-  res.appendHeader = ignore;
-  res.removeHeader = ignore;
-  res.writeHead = ignore as unknown as typeof res.writeHead;
-  res.on("error", () => {});
-}
-
 /** Node checks header and request timeouts only every connectionsCheckingInterval (30 s by default). */
-export function checkingInterval(limits: Pick<NodeLimits, "headerTimeoutMs" | "requestTimeoutMs">): number {
-  return Math.min(1000, Math.max(50, Math.floor(Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs) / 4)));
+export function checkingInterval(limits: Pick<NodeLimits, "headerTimeoutMs" | "bodyTimeoutMs">): number {
+  return Math.min(1000, Math.max(50, Math.floor(Math.min(limits.headerTimeoutMs, limits.bodyTimeoutMs) / 4)));
 }
 
 /** What the loader sees of `listen()` calls while it captures them (see `captureListen`). */

@@ -55,7 +55,8 @@ export class ChunkedDecoder {
   /** The extensions of the chunk-size line being read (after its first ";"), checked whole at its CR. */
   private ext = "";
   private line: Buffer | null = null;
-  private trailers: string[] = [];
+  /** The trailer fields once the body is complete: name (lowercased), value, name, value, … */
+  readonly trailers: string[] = [];
   /** The first short run of chunk data of this `execute`, not copied yet (a second one starts the gathering). */
   private firstAt = 0;
   private firstLen = 0;

@@ -19,17 +19,8 @@ export function connectionOptions(settings: Settings, handler: RequestHandler, l
       websocket,
       log,
     ),
-    limits: {
-      requestLine: settings.limitRequestLine,
-      fields: settings.limitRequestFields,
-      fieldSize: settings.limitRequestFieldSize,
-      body: settings.limitRequestBody,
-    },
-    headerTimeoutMs: settings.headerTimeout,
-    keepAliveTimeoutMs: settings.keepAliveTimeout,
-    bodyTimeoutMs: settings.requestTimeout,
+    ...requestLimits(settings),
     sendTimeoutMs: settings.sendTimeout,
-    serverHeader: settings.serverHeader,
     handler,
     log,
     onAccess: accessLog === null ? null : accessLog.write,
@@ -57,15 +48,26 @@ export function serverEdges(settings: Settings): Pick<ServerOptions, "tls" | "tr
   };
 }
 
-/** oryx's settings as limits for a Node app's http.Server. */
-export function nodeLimits(settings: Settings): NodeLimits {
+/**
+ * What a client may send and how long it may take, for both kinds of app: oryx's engine applies these to fetch
+ * apps, and its screen in front of Node's parser (src/gateway/node-screen.ts) to Node apps.
+ */
+function requestLimits(settings: Settings): NodeLimits {
   return {
+    limits: {
+      requestLine: settings.limitRequestLine,
+      fields: settings.limitRequestFields,
+      fieldSize: settings.limitRequestFieldSize,
+      body: settings.limitRequestBody,
+    },
     headerTimeoutMs: settings.headerTimeout,
-    requestTimeoutMs: settings.requestTimeout,
     keepAliveTimeoutMs: settings.keepAliveTimeout,
-    // Node counts the request line and the fields as one head.
-    maxHeaderSize: settings.limitRequestLine + settings.limitRequestFieldSize * 4,
-    maxHeadersCount: settings.limitRequestFields,
-    maxBodyBytes: settings.limitRequestBody,
+    bodyTimeoutMs: settings.requestTimeout,
+    serverHeader: settings.serverHeader,
   };
+}
+
+/** oryx's settings as limits for a Node app's http.Server: the same as a fetch app's. */
+export function nodeLimits(settings: Settings): NodeLimits {
+  return requestLimits(settings);
 }

@@ -380,4 +380,17 @@ describe("Express with workers", () => {
       await stop(o);
     }
   });
+
+  test("--max-requests counts a Node app's requests: a worker retires after 3", async () => {
+    const o = await launch(["test/fixtures/node-slow-express.ts", "-w", "1", "--max-requests", "3", ...LOCAL]);
+    try {
+      const first = o.workers();
+      for (let i = 0; i < 3; i++) assert.equal((await get(o.port, "/")).status, 200);
+      await o.waitLog(/served 3 requests \(--max-requests\): retiring/, 5000, "the worker to retire after 3 requests");
+      await until(() => o.workers().length === 1 && !first.includes(o.workers()[0]!), 10_000, "a fresh worker to replace the retired one", () => o.stderr());
+      assert.equal((await get(o.port, "/")).status, 200);
+    } finally {
+      await stop(o);
+    }
+  });
 });

@@ -715,7 +715,6 @@ describe("the refusals of the core engine hold for Node apps; the app sees no re
     { name: "an obs-fold (a field line continued on the next)", send: "GET / HTTP/1.1\r\nHost: t\r\nX-Folded: a\r\n b\r\n\r\n" },
     { name: "two Content-Lengths that differ", send: "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd" },
     { name: "a space before the colon", send: "GET / HTTP/1.1\r\nHost: t\r\nX-Bad : 1\r\n\r\n" },
-    { name: "a bare LF line ending", send: "GET / HTTP/1.1\nHost: t\n\n" },
     { name: "Transfer-Encoding with chunked not last", send: "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n" },
   ];
   for (const { name, send } of cases) {
@@ -731,6 +730,17 @@ describe("the refusals of the core engine hold for Node apps; the app sees no re
       }
     });
   }
+
+  test("a head with bare LF line ends is accepted, as for fetch apps (Node's parser is given it with CRLF): 200", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["GET /lf HTTP/1.1\nHost: t\nConnection: close\n\n"]);
+      assert.equal(statusOf(r.text), 200, JSON.stringify(r.text));
+      assert.deepEqual(s.seen.map((x) => x.url), ["/lf"]);
+    } finally {
+      await s.close();
+    }
+  });
 
   test("a transfer coding other than chunked (gzip, chunked): 501 and close, the app is not called", async () => {
     const s = await recorded();
@@ -751,6 +761,87 @@ describe("the refusals of the core engine hold for Node apps; the app sees no re
       assert.equal(statusOf(r.text), 400, JSON.stringify(r.text));
       assert.equal(r.closed, true);
       assert.ok(s.seen.every((x) => !x.ended && x.bytes === 0), JSON.stringify(s.seen));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("oryx's parser is in front of Node's, whenever the app adds its listeners", { concurrency: true }, () => {
+  test("a request listener added after oryx adopted the server is behind the same rules: 413 before it runs, a chunked body cut at the limit", async () => {
+    const server = http.createServer();
+    const s = await oryx(server, { limitRequestBody: 1000 });
+    const { seen, listener } = recorder();
+    server.on("request", listener);
+    try {
+      const big = await exchange(s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n`], 3000);
+      assert.equal(statusOf(big.text), 413, big.text);
+      assert.equal(seen.length, 0, "the late listener was called for a refused request");
+      const chunk = `100\r\n${"x".repeat(256)}\r\n`;
+      const cut = await exchange(s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, chunk, chunk, chunk, chunk, chunk, "0\r\n\r\n"], 3000, 20);
+      assert.equal(statusOf(cut.text), 413, cut.text);
+      assert.ok(seen.every((x) => x.bytes <= 1000 && !x.ended), JSON.stringify(seen));
+      const ok = await exchange(s.port, [`GET /fine HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`]);
+      assert.equal(statusOf(ok.text), 200, ok.text);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("after a refusal mid-body the app's response writes nowhere and its request is aborted when the connection closes; nothing throws", async () => {
+    const events: string[] = [];
+    const server = http.createServer((req, res) => {
+      req.on("aborted", () => events.push("aborted"));
+      req.on("error", () => events.push("error"));
+      res.on("close", () => {
+        events.push("close");
+        // Late writes of an app that did not notice: they go nowhere, and nothing is thrown.
+        res.setHeader("x-late", "1");
+        res.writeHead(200);
+        res.end("too late");
+      });
+      req.resume();
+    });
+    const s = await oryx(server, { limitRequestBody: 100 });
+    try {
+      const r = await exchange(s.port, [`POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n`, `80\r\n${"x".repeat(128)}\r\n`], 3000, 20);
+      assert.equal(statusOf(r.text), 413, r.text);
+      assert.equal((r.text.match(/HTTP\/1\.1/g) ?? []).length, 1, `one answer, oryx's: ${JSON.stringify(r.text)}`);
+      assert.doesNotMatch(r.text, /too late/);
+      for (let i = 0; i < 120 && !events.includes("close"); i++) await sleep(25);
+      assert.ok(events.includes("aborted"), events.join(","));
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("an app's Connection: close ends the connection: a request pipelined behind it never reaches the app", async () => {
+    const urls: string[] = [];
+    const server = http.createServer((req, res) => {
+      urls.push(req.url ?? "");
+      res.setHeader("connection", "close");
+      res.end("bye");
+    });
+    const s = await oryx(server);
+    try {
+      const r = await exchange(s.port, ["GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n"]);
+      assert.equal((r.text.match(/HTTP\/1\.1 200/g) ?? []).length, 1, r.text);
+      assert.equal(r.closed, true);
+      assert.deepEqual(urls, ["/1"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a request llhttp refuses although oryx accepts it (a method Node does not know) gets oryx's 400, with Date and Content-Length", async () => {
+    const s = await recorded();
+    try {
+      const r = await exchange(s.port, ["FROB / HTTP/1.1\r\nHost: t\r\n\r\n"]);
+      assert.equal(statusOf(r.text), 400, r.text);
+      assert.match(r.text, /\r\ndate: /i);
+      assert.match(r.text, /\r\ncontent-length: 12\r\n/i);
+      assert.match(r.text, /\r\nconnection: close\r\n/i);
+      assert.equal(s.seen.length, 0);
     } finally {
       await s.close();
     }
@@ -822,6 +913,40 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
       }
       assert.deepEqual(asked, ["/no", "/yes"]);
       assert.deepEqual(seen.map((x) => x.url), ["/yes"]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("an upgrade: the app's 'upgrade' listener gets the socket, and the bytes after the head (also of an upgrade request with a body) reach it, not oryx's parser", async () => {
+    const server = http.createServer((_req, res) => res.end("plain"));
+    const heads: string[] = [];
+    server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
+      heads.push(`${req.method} ${req.url}`);
+      socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+      socket.on("data", (d: Buffer) => socket.write(`echo:${d.toString("latin1")}`));
+    });
+    const s = await oryx(server);
+    try {
+      for (const [send, expect] of [
+        ["GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nframe-1", "echo:frame-1"],
+        ["POST /up HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\nContent-Length: 3\r\n\r\nabcNOT HTTP\r\n\r\n", "NOT HTTP"],
+      ] as const) {
+        const c = await Conn.open(s.port);
+        try {
+          await c.send([send]);
+          for (let i = 0; i < 80 && !c.rest().includes(expect); i++) await sleep(25);
+          await c.send(["later"]);
+          for (let i = 0; i < 80 && !c.rest().includes("echo:later"); i++) await sleep(25);
+          const text = c.rest();
+          assert.match(text, /^HTTP\/1\.1 101 /, text);
+          assert.ok(text.includes(expect) && text.includes("echo:later"), JSON.stringify(text));
+          assert.doesNotMatch(text, /400 Bad Request/);
+        } finally {
+          c.destroy();
+        }
+      }
+      assert.deepEqual(heads, ["GET /ws", "POST /up"]);
     } finally {
       await s.close();
     }

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
+import { LIMITS as TABLE_LIMITS, REFUSALS } from "../refusal-table.ts";
 
 /** A complete, valid request appended after each bad one: answering it would mean the refusal was smuggled past. */
 const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -562,4 +563,21 @@ describe("refusals at the limits", () => {
   test("too many trailer fields → 400", async () => {
     await expectRefusal(h, chunkedPost(`0\r\n${fields(11)}\r\n`), 400, { appSees: true });
   });
+});
+
+describe("the shared refusal table (test/refusal-table.ts), in process", () => {
+  // The same cases test/e2e/refusal-table.test.ts sends to a fetch app and a Node app through the CLI.
+  let h: Harness;
+  before(async () => {
+    h = await harness(TABLE_LIMITS);
+  });
+  after(async () => {
+    await h.s.close();
+  });
+
+  for (const c of REFUSALS) {
+    test(`${c.name} → ${c.status}`, async () => {
+      await expectRefusal(h, c.bytes, c.status, c.appSees === true ? { appSees: true } : {});
+    });
+  }
 });
