@@ -3,6 +3,7 @@ import { TS_EXTENSIONS, enableTypeScript } from "../typescript.ts";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { LogLevel } from "../log.ts";
+import { bindText } from "./bind-text.ts";
 import { SETTINGS, UsageError, checkSettings, defaultSettings, formatSize, type AnySetting, type Bind, type Settings } from "./settings.ts";
 
 /**
@@ -453,13 +454,6 @@ function editDistance(a: string, b: string): number {
 }
 
 // ─── showing values ────────────────────────────────────────────────────────────────────────────────────────
-
-/** A bind as it is written on the command line. */
-export function bindText(b: Bind): string {
-  if (b.kind === "unix") return `unix:${b.path}`;
-  if (b.kind === "fd") return `fd://${b.fd}`;
-  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
-}
 
 /** A duration in milliseconds as a user writes it: "30s", "2m", "500ms". */
 export function durationText(ms: number): string {

@@ -1,4 +1,4 @@
-import type { Bind } from "../config/settings.ts";
+import { bindText } from "../config/bind-text.ts";
 
 /** A listen failure, with the address and a human reason ("address already in use"). */
 export class ListenError extends Error {
@@ -21,8 +21,4 @@ function describeListenError(err: NodeJS.ErrnoException): string {
   }
 }
 
-export function bindText(b: Bind): string {
-  if (b.kind === "unix") return `unix:${b.path}`;
-  if (b.kind === "fd") return `fd://${b.fd}`;
-  return b.host.includes(":") ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`;
-}
+export { bindText };
