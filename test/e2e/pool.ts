@@ -237,8 +237,11 @@ export async function cleanup(): Promise<void> {
   const all = [...running];
   await Promise.all(all.map((o) => kill(o)));
   running.clear();
-  const survivors: number[] = [];
-  for (const o of all) for (const w of o.seen) if (alive(w) && isWorkerProcess(w)) survivors.push(w);
+  // A worker just sent SIGKILL (by kill() above) can still be in /proc for a moment: give it up to 3 s to go.
+  const stillThere = (): number[] => all.flatMap((o) => [...o.seen].filter((w) => alive(w) && isWorkerProcess(w)));
+  const end = Date.now() + 3000;
+  while (stillThere().length > 0 && Date.now() < end) await sleep(25);
+  const survivors = stillThere();
   if (survivors.length > 0) {
     for (const w of survivors) signal(w, "SIGKILL");
     throw new Error(`worker processes survived their master: ${survivors.join(", ")}`);

@@ -169,11 +169,20 @@ describe("--send-timeout", { concurrency: false, timeout: 60_000 }, () => {
       s.pause(); // read nothing
       s.write("GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
       const [worker] = o.workers();
-      const base = fdCount(worker!);
       const t0 = performance.now();
       // Served meanwhile.
       const other = await hit(o.port, "/", { timeoutMs: 5000 });
       assert.ok(other.ok, other.error);
+      // The worker's descriptors now: the stalled connection was accepted before the one just served (the accept
+      // queue is in order), and that one's descriptor is let go before counting. Counting right after connect()
+      // could miss the stalled one, and then no later count would be lower.
+      let base = fdCount(worker!);
+      for (let i = 0; i < 10; i++) {
+        await sleep(30);
+        const now = fdCount(worker!);
+        if (now === base) break;
+        base = now;
+      }
       await o.waitLog(/its client read nothing of the response for 1s \(--send-timeout\)/, 10_000, "the send-timeout line");
       const took = performance.now() - t0;
       assert.ok(took >= 900, `closed after ${took.toFixed(0)} ms, before the timeout`);
