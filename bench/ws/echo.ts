@@ -174,38 +174,43 @@ async function broadcast(port: number, seconds: number, subs: number, pid: numbe
 const mode = process.argv[2] ?? "echo";
 const port = 19000 + Math.floor(Math.random() * 500);
 
+/** The three servers of a WebSocket scenario: oryx and Bun.serve running the same app, `ws` on node:http beside. */
+function peersFor(app: string, wsNode: string): Array<[string, () => ChildProcess]> {
+  return [
+    ["oryx -w 1", () => start(process.execPath, ["dist/cli.js", app, "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port)],
+    ["ws on node:http", () => start(process.execPath, [wsNode], port)],
+    ["Bun.serve", () => start(path.join(ROOT, "node_modules/.bin/bun"), ["run", app], port)],
+  ];
+}
+
+/** Starts each peer in turn, measures it once it listens, prints the line `report` makes, stops it. */
+async function measureEach(peers: Array<[string, () => ChildProcess]>, measure: (pid: number) => Promise<[number, number]>, report: (name: string, rate: number, cpuUs: number) => string): Promise<void> {
+  for (const [name, make] of peers) {
+    const p = make();
+    await waitPort(port);
+    await new Promise((r) => setTimeout(r, 500));
+    const [rate, cpuUs] = await measure(p.pid!);
+    console.log(report(name, rate, cpuUs));
+    await stop(p);
+  }
+}
+
 if (mode === "broadcast") {
   const seconds = Number(process.argv[3] ?? 5);
   const subs = Number(process.argv[4] ?? 1000);
-  const servers: Array<[string, () => ChildProcess]> = [
-    ["oryx -w 1", () => start(process.execPath, ["dist/cli.js", "bench/ws/broadcast-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port)],
-    ["ws on node:http", () => start(process.execPath, ["bench/ws/ws-node-broadcast.mjs"], port)],
-    ["Bun.serve", () => start(path.join(ROOT, "node_modules/.bin/bun"), ["run", "bench/ws/broadcast-app.ts"], port)],
-  ];
-  for (const [name, make] of servers) {
-    const p = make();
-    await waitPort(port);
-    await new Promise((r) => setTimeout(r, 500));
-    const [rate, cpuUs] = await broadcast(port, seconds, subs, p.pid!);
-    console.log(`${name}: ${Math.round(rate).toLocaleString("en")} deliveries/s, server CPU ${cpuUs.toFixed(2)} µs per delivery (${subs} subscribers, 64 B, ${seconds} s)`);
-    await stop(p);
-  }
+  await measureEach(
+    peersFor("bench/ws/broadcast-app.ts", "bench/ws/ws-node-broadcast.mjs"),
+    (pid) => broadcast(port, seconds, subs, pid),
+    (name, rate, cpuUs) => `${name}: ${Math.round(rate).toLocaleString("en")} deliveries/s, server CPU ${cpuUs.toFixed(2)} µs per delivery (${subs} subscribers, 64 B, ${seconds} s)`,
+  );
 } else if (mode === "echo") {
   const seconds = Number(process.argv[3] ?? 5);
   const conns = Number(process.argv[4] ?? 50);
-  const servers: Array<[string, () => ChildProcess]> = [
-    ["oryx -w 1", () => start(process.execPath, ["dist/cli.js", "bench/ws/echo-app.ts", "-w", "1", "-b", `127.0.0.1:${port}`, "--log-level", "warning"], port)],
-    ["ws on node:http", () => start(process.execPath, ["bench/ws/ws-node.mjs"], port)],
-    ["Bun.serve", () => start(path.join(ROOT, "node_modules/.bin/bun"), ["run", "bench/ws/echo-app.ts"], port)],
-  ];
-  for (const [name, make] of servers) {
-    const p = make();
-    await waitPort(port);
-    await new Promise((r) => setTimeout(r, 500));
-    const [rate, cpuUs] = await echo(port, seconds, conns, p.pid!);
-    console.log(`${name}: ${Math.round(rate).toLocaleString("en")} messages/s echoed, server CPU ${cpuUs.toFixed(2)} µs per message (${conns} connections, 64 B, ${seconds} s)`);
-    await stop(p);
-  }
+  await measureEach(
+    peersFor("bench/ws/echo-app.ts", "bench/ws/ws-node.mjs"),
+    (pid) => echo(port, seconds, conns, pid),
+    (name, rate, cpuUs) => `${name}: ${Math.round(rate).toLocaleString("en")} messages/s echoed, server CPU ${cpuUs.toFixed(2)} µs per message (${conns} connections, 64 B, ${seconds} s)`,
+  );
 } else {
   const count = Number(process.argv[3] ?? 10_000);
   const http = mode === "idle-http";
