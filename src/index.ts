@@ -8,6 +8,17 @@ export { SETTINGS, defaultSettings, type Settings, type Bind } from "./config/se
 export { HeadParser, ChunkedDecoder, HttpError, type RequestHead, type Limits } from "./http/index.ts";
 export { createLogger, type Logger, type LogLevel } from "./log.ts";
 export { VERSION } from "./version.ts";
+export {
+  OryxError,
+  UsageError,
+  ConfigFileError,
+  AccessFormatError,
+  ClientGoneError,
+  ResponseError,
+  NodeInternalsError,
+  ERROR_CODES,
+  type OryxErrorCode,
+} from "./errors.ts";
 export { serve, type ServeOptions, type OryxServer } from "./serve.ts";
 export { defineConfig, type OryxConfig } from "./config/file.ts";
 export { upgradeWebSocket, OryxWebSocket, type UpgradeWebSocketOptions } from "./ws/deno.ts";

@@ -188,7 +188,7 @@ export async function runWorker(): Promise<void> {
     });
   } catch (err) {
     if (err instanceof AppLoadError) {
-      const stack = err.detail !== undefined ? `\n${describeError(err.detail)}` : "";
+      const stack = err.cause !== undefined ? `\n${describeError(err.cause)}` : "";
       process.stderr.write(`oryx: cannot load the app: ${err.message}${stack}\n`);
       process.exit(WORKER_EXIT.APP_LOAD);
     }

@@ -4,8 +4,15 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { OryxError } from "../errors.ts";
 
-export class BenchUsageError extends Error {}
+/** A bad `oryx bench` flag or target: one sentence; the CLI prints it and exits 2. */
+export class BenchUsageError extends OryxError {
+  constructor(message: string) {
+    super("ORYX_ERR_BENCH_USAGE", message);
+    this.name = "BenchUsageError";
+  }
+}
 
 /** Options shared by the load mode and client3 mode. */
 export interface Target {

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { TS_EXTENSIONS, enableTypeScript } from "../typescript.ts";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { ConfigFileError } from "../errors.ts";
 import type { LogLevel } from "../log.ts";
 import { bindText } from "./bind-text.ts";
 import { SETTINGS, UsageError, checkSettings, defaultSettings, formatSize, type AnySetting, type Bind, type Settings } from "./settings.ts";
@@ -110,12 +111,7 @@ export interface ConfigFileValues {
 }
 
 /** A problem with the config file: one sentence that names the file and, where there is one, the key. */
-export class ConfigFileError extends UsageError {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigFileError";
-  }
-}
+export { ConfigFileError };
 
 // ─── the kind of each setting ──────────────────────────────────────────────────────────────────────────────
 

@@ -1,6 +1,7 @@
 import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
+import { UsageError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 
 /**
@@ -9,12 +10,7 @@ import { LOG_LEVELS, type LogLevel } from "../log.ts";
  * everything else follows.
  */
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+export { UsageError };
 
 export type Bind =
   | { kind: "tcp"; host: string; port: number }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
 import { APP_EXTENSIONS, parseAppSpec, type AppSpec } from "../config/app-spec.ts";
+import { AppLoadError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
 import type { FetchHandler } from "./fetch.ts";
@@ -13,14 +14,7 @@ import type { WebSocketHandler } from "../ws/context.ts";
 import { captureListen, isHttpServer, serverForListener, type NodeListener } from "./node.ts";
 
 /** A problem with the app the user named: its file, its export, its shape, or an error it threw while loading. */
-export class AppLoadError extends Error {
-  readonly detail: unknown;
-  constructor(message: string, detail?: unknown) {
-    super(message);
-    this.name = "AppLoadError";
-    this.detail = detail;
-  }
-}
+export { AppLoadError };
 
 export type { AppSpec };
 export { APP_EXTENSIONS, parseAppSpec };

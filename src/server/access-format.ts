@@ -1,3 +1,4 @@
+import { AccessFormatError } from "../errors.ts";
 import type { AccessRecord } from "../gateway/exchange.ts";
 
 /**
@@ -6,12 +7,7 @@ import type { AccessRecord } from "../gateway/exchange.ts";
  * then only calls them and joins the results (no parsing, no regular expression over the format per request).
  */
 
-export class AccessFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AccessFormatError";
-  }
-}
+export { AccessFormatError };
 
 export type AccessFormatter = (record: AccessRecord) => string;
 

@@ -1,12 +1,16 @@
 import { bindText } from "../config/bind-text.ts";
+import { OryxError } from "../errors.ts";
 
-/** A listen failure, with the address and a human reason ("address already in use"). */
-export class ListenError extends Error {
-  readonly code: string | undefined;
+/**
+ * A listen failure, with the address and a human reason ("address already in use"). Its code is
+ * ORYX_ERR_LISTEN; the system's error is its `cause`, and the system's code (EADDRINUSE, EACCES, …) `systemCode`.
+ */
+export class ListenError extends OryxError {
+  readonly systemCode: string | undefined;
   constructor(address: string, err: NodeJS.ErrnoException) {
-    super(`cannot listen on ${address}: ${describeListenError(err)}`);
+    super("ORYX_ERR_LISTEN", `cannot listen on ${address}: ${describeListenError(err)}`, { cause: err });
     this.name = "ListenError";
-    this.code = err.code;
+    this.systemCode = err.code;
   }
 }
 
