@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { OryxConfig } from "./config/file.ts";
 import { configToSettings } from "./config/file.ts";
-import type { Bind, Settings } from "./config/settings.ts";
+import { SETTING_SCOPES, type Bind, type EngineSettingKey, type Settings } from "./config/settings.ts";
 import { connectionOptions, serverEdges } from "./server/from-settings.ts";
 import { fetchGateway, type FetchHandler } from "./gateway/fetch.ts";
 import type { WebSocketHandler } from "./ws/context.ts";
@@ -10,10 +10,10 @@ import { openAccessLog } from "./server/access-log.ts";
 import { Server, type TlsOptions } from "./server/server.ts";
 
 /** Settings of the CLI's master and workers, or named differently here (bind → port/hostname/unix, TLS → tls). */
-const NOT_HERE = ["app", "bind", "workers", "timeout", "maxRequests", "maxRequestsJitter", "workerConnections", "maxSemiSpace", "pidFile", "interface", "certfile", "keyfile", "caCerts"] as const;
+const NOT_HERE: readonly string[] = ["app", ...Object.keys(SETTING_SCOPES).filter((k) => SETTING_SCOPES[k as keyof Settings] === "cli")];
 
-/** Settings that make sense for one server in this process. */
-type EngineConfig = Omit<OryxConfig, (typeof NOT_HERE)[number]>;
+/** Settings that make sense for one server in this process (scope "engine" in the settings table). */
+type EngineConfig = Pick<OryxConfig, EngineSettingKey>;
 
 export interface ServeOptions extends EngineConfig {
   /** The app: `fetch(request, info)`, as in Bun.serve, Deno.serve and srvx. */

@@ -9,7 +9,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { serve, ListenError } from "../src/index.ts";
+import { serve, ListenError, type ServeOptions } from "../src/index.ts";
+import { SETTINGS, SETTING_SCOPES } from "../src/config/settings.ts";
 import { selfSigned, type Pem } from "./e2e/certs.ts";
 
 let dir: string;
@@ -158,5 +159,22 @@ describe("serve()", () => {
     await second.close();
     assert.equal(fds(), before);
     await first.close();
+  });
+
+  test("refuses every setting of the CLI's master and workers (scope cli), and takes every engine setting", async () => {
+    const fetch = (): Response => new Response("x");
+    const cliKeys = SETTINGS.filter((s) => SETTING_SCOPES[s.key] === "cli").map((s) => s.key);
+    assert.ok(cliKeys.includes("workers") && cliKeys.includes("metricsBind") && cliKeys.includes("reload"), cliKeys.join());
+    for (const key of [...cliKeys, "app"]) {
+      const options = { fetch, port: 0, onListen: false, [key]: "x" } as unknown as ServeOptions;
+      assert.throws(() => serve(options), (e: unknown) => e instanceof TypeError && e.message.startsWith(`serve() has no ${key} option`), key);
+    }
+    // An engine setting (one of each kind) is taken and applied: the Server header is the one asked for.
+    const server = serve({ fetch, port: 0, onListen: false, serverHeader: "scoped", keepAliveTimeout: 2, limitRequestBody: "8k", forwardedAllowIps: ["127.0.0.1"] });
+    await server.ready();
+    const res = await globalThis.fetch(server.url);
+    assert.equal(res.headers.get("server"), "scoped");
+    await res.arrayBuffer();
+    await server.close();
   });
 });

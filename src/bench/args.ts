@@ -92,7 +92,7 @@ Request:
       --body TEXT         request body (sent with Content-Length)
       --body-file FILE    request body read from FILE
 
-client3 mode (the seeds' client3.py):
+client3 mode (many clients, each opening connections one after another):
       --max-clients N     clients (default 1), each opening --max-conns connections one after another
       --max-conns M       connections per client (default 1024)
       --hold SECONDS      keep every connection open this long once all were tried (default 5)

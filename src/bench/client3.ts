@@ -1,5 +1,5 @@
 /**
- * client3 mode, after the seeds' client3.py: N clients at once, each opening M connections one after another
+ * client3 mode, after the client3.py of the "Let's Build A Web Server" articles: N clients at once, each opening M connections one after another
  * (connect, send one request, next), all held open for --hold seconds once every connection was tried, then
  * closed. Unlike client3.py it reads the replies, so it can say how many connections were actually served.
  *

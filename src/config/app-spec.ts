@@ -10,6 +10,10 @@ export interface AppSpec {
   exportName: string;
 }
 
+/** How to serve the app's export: found from its shape (`auto`), or forced by --interface. */
+export const INTERFACE_CHOICES = ["auto", "fetch", "node"] as const;
+export type InterfaceChoice = (typeof INTERFACE_CHOICES)[number];
+
 export const APP_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"] as const;
 
 /** Splits `MODULE[:EXPORT]`; the part after the last colon is an export only if it is an identifier. */

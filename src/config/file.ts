@@ -3,6 +3,7 @@ import { TS_EXTENSIONS, enableTypeScript } from "../typescript.ts";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigFileError } from "../errors.ts";
+import type { InterfaceChoice } from "./app-spec.ts";
 import type { LogLevel } from "../log.ts";
 import { bindText } from "./bind-text.ts";
 import { SETTINGS, UsageError, checkSettings, defaultSettings, formatSize, type AnySetting, type Bind, type Settings } from "./settings.ts";
@@ -26,7 +27,7 @@ export interface OryxConfig {
   /** Where to listen: `"HOST:PORT"`, `"[IPV6]:PORT"`, `"unix:PATH"` or `"fd://N"`; an array (or a comma-separated string) for several. */
   bind?: string | string[];
   /** How to serve the export: `"auto"` (from its shape), `"fetch"` or `"node"`. */
-  interface?: "auto" | "fetch" | "node";
+  interface?: InterfaceChoice;
   /** Worker processes: a number, or `"auto"` for one per available CPU. */
   workers?: number | "auto";
   /** Heartbeat timeout after which a stuck worker is killed and replaced. */

@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { UsageError } from "../errors.ts";
+import { INTERFACE_CHOICES, type InterfaceChoice } from "./app-spec.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 
 /**
@@ -20,7 +21,7 @@ export type Bind =
 
 export interface Settings {
   bind: Bind[];
-  interface: "auto" | "fetch" | "node";
+  interface: InterfaceChoice;
   workers: number;
   timeout: number;
   listenTimeout: number;
@@ -231,6 +232,33 @@ export function formatSize(n: number): string {
 
 const DAY = 86_400_000;
 
+// ─── where each setting applies ─────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Where a setting applies. `engine`: one server's engine (limits, timeouts, logs, proxies, WebSockets), in the
+ * CLI's workers and in `serve()` alike. `cli`: the CLI's master and worker pool (binding, workers, supervision,
+ * reload, metrics), or written another way in `serve()` (bind is port/hostname/unix there, TLS files are `tls`):
+ * `serve()` refuses these.
+ */
+export type SettingScope = "engine" | "cli";
+
+/** The scope of every setting: the one source of serve()'s option type and of the keys it refuses. */
+export const SETTING_SCOPES = {
+  bind: "cli", interface: "cli", workers: "cli", timeout: "cli", listenTimeout: "cli", maxRequests: "cli",
+  maxRequestsJitter: "cli", workerConnections: "cli", maxSemiSpace: "cli", pidFile: "cli", certfile: "cli",
+  keyfile: "cli", caCerts: "cli", metricsBind: "cli", shutdownDelay: "cli", maxWorkerMemory: "cli", reload: "cli",
+  reloadDir: "cli", reloadInclude: "cli", reloadExclude: "cli",
+  backlog: "engine", keepAliveTimeout: "engine", headerTimeout: "engine", requestTimeout: "engine",
+  sendTimeout: "engine", gracefulTimeout: "engine", limitRequestLine: "engine", limitRequestFields: "engine",
+  limitRequestFieldSize: "engine", limitRequestBody: "engine", serverHeader: "engine", accessLog: "engine",
+  accessLogFormat: "engine", errorLog: "engine", logLevel: "engine", unixSocketMode: "engine",
+  forwardedAllowIps: "engine", proxyProtocol: "engine", wsMaxMessage: "engine", wsIdleTimeout: "engine",
+  wsBackpressureLimit: "engine",
+} as const satisfies Record<keyof Settings, SettingScope>;
+
+/** The settings of one server's engine: what `serve()` takes. */
+export type EngineSettingKey = { [K in keyof Settings]: (typeof SETTING_SCOPES)[K] extends "engine" ? K : never }[keyof Settings];
+
 // ─── the table ─────────────────────────────────────────────────────────────────────────────────────────────
 
 /** Any one row of the table, each row typed by its own key. */
@@ -245,7 +273,7 @@ export const SETTINGS: readonly AnySetting[] = [
   },
   {
     key: "interface", flag: "interface", meta: "KIND", env: "ORYX_INTERFACE",
-    default: "auto", defaultText: "auto", parse: oneOf(["auto", "fetch", "node"] as const),
+    default: "auto", defaultText: "auto", parse: oneOf(INTERFACE_CHOICES),
     help: "How to serve the export: auto finds out from its shape (see the README's table); fetch or node forces one.",
   },
   {
@@ -276,7 +304,7 @@ export const SETTINGS: readonly AnySetting[] = [
   {
     key: "workerConnections", flag: "worker-connections", meta: "N", env: "ORYX_WORKER_CONNECTIONS",
     default: 16_384, defaultText: "16384", parse: integer(1, 1_000_000),
-    help: "Most connections one worker holds at once (never more than its open-files limit allows, less a tenth kept for the app). Over it, a new connection makes room by closing the one that has waited longest (at least 1s) for its request head, else the one idle longest; with none to close the worker stops accepting and the kernel's backlog queues the rest. 1 makes the iterative server of the seeds.",
+    help: "Most connections one worker holds at once (never more than its open-files limit allows, less a tenth kept for the app). Over it, a new connection makes room by closing the one that has waited longest (at least 1s) for its request head, else the one idle longest; with none to close the worker stops accepting and the kernel's backlog queues the rest. 1 serves one connection at a time (an iterative server).",
   },
   {
     key: "maxSemiSpace", flag: "max-semi-space", meta: "MIB", env: "ORYX_MAX_SEMI_SPACE",

@@ -4,7 +4,7 @@ import type net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { types } from "node:util";
-import { APP_EXTENSIONS, parseAppSpec, type AppSpec } from "../config/app-spec.ts";
+import { APP_EXTENSIONS, parseAppSpec, type AppSpec, type InterfaceChoice } from "../config/app-spec.ts";
 import { AppLoadError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
@@ -19,8 +19,7 @@ export { AppLoadError };
 export type { AppSpec };
 export { APP_EXTENSIONS, parseAppSpec };
 
-/** Which interface to serve the export with: found from its shape, or forced by --interface. */
-export type InterfaceChoice = "auto" | "fetch" | "node";
+export type { InterfaceChoice };
 
 export type LoadedApp =
   | {
