@@ -14,6 +14,8 @@ export interface Sample {
   round: number;
   result: LoadResult;
   rssKiB: number | null;
+  /** The whole tree's memory with every page counted once (procs.ts treeMemoryKiB), read with rssKiB. */
+  memKiB: number | null;
 }
 
 export interface PhaseResult {
@@ -84,8 +86,9 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
         }
         const r = await runLoad(m.tool, LOADS[m.load], server.port, o.seconds, o.loadCpus);
         const rssKiB = server.rssKiB();
+        const memKiB = server.memoryKiB();
         const list = result.samples.get(measureKey(m)) ?? [];
-        list.push({ round, result: r, rssKiB });
+        list.push({ round, result: r, rssKiB, memKiB });
         result.samples.set(measureKey(m), list);
         o.log(
           `[round ${round}/${o.rounds}] ${m.load.padEnd(10)} ${m.peer.padEnd(15)} ${m.tool.padEnd(10)} ` +

@@ -110,6 +110,54 @@ export function treeRssKiB(root: number): { kib: number; processes: number } | n
   return { kib, processes };
 }
 
+/**
+ * The memory of `root`'s whole process tree with every page counted once, in KiB; null if root is gone. Summed
+ * VmRSS counts a page each process maps once per process: the node binary's text (about 35 MiB resident, mapped by
+ * an oryx master and its worker alike) counts twice for two processes, although the machine holds it once. Here
+ * each process's private pages (Private_Clean + Private_Dirty in /proc/PID/smaps) are summed, and the shared
+ * pages of a file mapping (Shared_Clean + Shared_Dirty) are counted once for the tree: the largest of any of its
+ * processes, by file (device, inode) and offset. (A page shared with a process outside the tree is counted
+ * whole; two processes of the tree holding different pages of one mapping are counted as the larger.)
+ */
+export function treeMemoryKiB(root: number): number | null {
+  let privateKiB = 0;
+  const sharedByMapping = new Map<string, number>();
+  let seenRoot = false;
+  for (const pid of treePids(root)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/smaps`, "utf8");
+    } catch {
+      continue; // exited while we looked
+    }
+    if (pid === root) seenRoot = true;
+    let key = "";
+    let shared = 0;
+    const flush = (): void => {
+      if (key !== "" && shared > 0) sharedByMapping.set(key, Math.max(sharedByMapping.get(key) ?? 0, shared));
+      else privateKiB += shared; // shared anonymous memory has no file to tell it by: counted per process
+      shared = 0;
+    };
+    for (const line of text.split("\n")) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ ([0-9a-f]+) (\S+) (\d+)/.exec(line);
+      if (head !== null) {
+        flush();
+        key = head[3] === "0" ? "" : `${head[2]}:${head[3]}:${head[1]}`;
+        continue;
+      }
+      const field = /^(Private_Clean|Private_Dirty|Shared_Clean|Shared_Dirty):\s+(\d+) kB/.exec(line);
+      if (field === null) continue;
+      if (field[1]!.startsWith("Private")) privateKiB += Number(field[2]);
+      else shared += Number(field[2]);
+    }
+    flush();
+  }
+  if (!seenRoot) return null;
+  let sharedKiB = 0;
+  for (const v of sharedByMapping.values()) sharedKiB += v;
+  return privateKiB + sharedKiB;
+}
+
 function isOryxWorker(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main");
@@ -195,6 +243,12 @@ export class Server {
   rssKiB(): number | null {
     if (this.spec.oryx && this.servingPids().length === 0) return null;
     return treeRssKiB(this.pid)?.kib ?? null;
+  }
+
+  /** The whole process tree's memory with every page counted once (treeMemoryKiB); null as for rssKiB(). */
+  memoryKiB(): number | null {
+    if (this.spec.oryx && this.servingPids().length === 0) return null;
+    return treeMemoryKiB(this.pid);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs` (and an oryx master's workers, by pid). */
