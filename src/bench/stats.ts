@@ -81,17 +81,8 @@ export class Stats {
   }
 }
 
-/** Merged results of every thread. */
-export interface Merged {
-  sent: number;
-  responses: number;
-  bytes: number;
-  status: Record<string, number>;
-  errors: Record<ErrorKind, number>;
-  unsent: number;
-  /** The longest thread's measured time. */
-  elapsedMs: number;
-  otherError: string | null;
+/** Merged results of every thread: the sums of their counts; elapsedMs is the longest thread's measured time. */
+export interface Merged extends Omit<StatsData, "histogram"> {
   histogram: Histogram;
   /** Each thread's own counts, for the record (sent, responses, errors). */
   threads: Array<{ sent: number; responses: number; errors: number }>;

@@ -184,23 +184,17 @@ function parseV2(buf: Uint8Array): ProxyHeader | null | "need-more" {
   }
   const a = V2_FIXED_BYTES;
   checkTlvs(buf, a + addressBytes, length);
-  if (family === AF_INET) {
+  // The addresses (source, then destination) come first, then the two ports.
+  if (family === AF_INET || family === AF_INET6) {
+    const v4 = family === AF_INET;
+    const size = v4 ? 4 : 16;
+    const addressAt = v4 ? ipv4At : ipv6At;
     return {
       version: 2,
       command: "proxy",
-      transport: "tcp4",
-      source: { address: ipv4At(buf, a), port: u16At(buf, a + 8) },
-      destination: { address: ipv4At(buf, a + 4), port: u16At(buf, a + 10) },
-      length,
-    };
-  }
-  if (family === AF_INET6) {
-    return {
-      version: 2,
-      command: "proxy",
-      transport: "tcp6",
-      source: { address: ipv6At(buf, a), port: u16At(buf, a + 32) },
-      destination: { address: ipv6At(buf, a + 16), port: u16At(buf, a + 34) },
+      transport: v4 ? "tcp4" : "tcp6",
+      source: { address: addressAt(buf, a), port: u16At(buf, a + 2 * size) },
+      destination: { address: addressAt(buf, a + size), port: u16At(buf, a + 2 * size + 2) },
       length,
     };
   }
