@@ -6,6 +6,7 @@ import { connectionOptions, serverEdges } from "./server/from-settings.ts";
 import { fetchGateway, type FetchHandler } from "./gateway/fetch.ts";
 import type { WebSocketHandler } from "./ws/context.ts";
 import { createLogger } from "./log.ts";
+import { checkNodeInternals } from "./node-internals.ts";
 import { openAccessLog } from "./server/access-log.ts";
 import { Server, type TlsOptions } from "./server/server.ts";
 
@@ -64,6 +65,7 @@ export interface OryxServer {
 export function serve(options: ServeOptions): OryxServer {
   const { fetch, port, hostname, unix, tls, signal, onListen, websocket, ...engine } = options;
   if (typeof fetch !== "function") throw new TypeError("serve() needs a fetch(request) function");
+  checkNodeInternals("engine");
   for (const key of NOT_HERE) {
     if (key in engine) {
       throw new TypeError(`serve() has no ${key} option: ${key === "bind" ? "use port and hostname, or unix" : key.endsWith("file") || key === "caCerts" ? "use tls" : "it belongs to the CLI's master and worker processes"}`);

@@ -8,6 +8,8 @@ import type { AppSpec } from "../config/app-spec.ts";
 import type { Logger } from "../log.ts";
 import { AccessFormatError, compileAccessFormat } from "../server/access-format.ts";
 import { ListenError } from "../server/errors.ts";
+import { NodeInternalsError } from "../errors.ts";
+import { checkNodeInternals } from "../node-internals.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
 import type { AdminServer } from "./admin.ts";
@@ -122,6 +124,15 @@ export class Arbiter {
 
   /** Runs until stopped; resolves with the exit code. */
   async run(): Promise<number> {
+    // Workers run this same Node.js (process.execPath): checked here once for both, before anything is bound.
+    try {
+      checkNodeInternals("master");
+      checkNodeInternals("engine");
+    } catch (err) {
+      if (!(err instanceof NodeInternalsError)) throw err;
+      process.stderr.write(`oryx: ${err.message}\n`);
+      return EXIT.UNEXPECTED;
+    }
     const unusable = preflight(this.settings);
     if (unusable !== null) {
       process.stderr.write(`oryx: ${unusable}\n`);

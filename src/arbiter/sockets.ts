@@ -4,10 +4,11 @@ import { lookup } from "node:dns/promises";
 import net from "node:net";
 import { getSystemErrorName } from "node:util";
 import { defaultSettings, type Bind } from "../config/settings.ts";
+import { createServerHandle as nodeCreateServerHandle, type RawServerHandle } from "../node-internals.ts";
 import { ListenError, bindText } from "../server/errors.ts";
 import type { ListenerInfo } from "../server/server.ts";
 
-type RawHandle = { close(): void; getsockname?(out: Record<string, unknown>): number; fd?: number };
+type RawHandle = RawServerHandle;
 
 /** A socket the master opened once, listens on, and shares with every worker it starts. */
 export interface BoundSocket {
@@ -20,15 +21,6 @@ export interface BoundSocket {
   handle: RawHandle;
 }
 
-type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => RawHandle | number;
-
-/**
- * Node's own cluster module binds shared sockets in the primary with net._createServerHandle and sends the
- * handle to each worker, which listens and accepts on it. oryx shares its sockets the same way (so "address in
- * use" is found once, at start; the master never accepts, so it never sits in the data path), and keeps the
- * handles for its whole life, so the sockets stay open, and listening, while workers come and go.
- */
-const createServerHandle = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
 
 /**
  * Listen at once, accept only in workers — as Gunicorn's master does, so that connections made while the app
@@ -185,9 +177,7 @@ export function activatedBinds(env: NodeJS.ProcessEnv, pid: number = process.pid
  * and the first failure, in the order of `binds`, is thrown. Unix sockets get `unixMode`.
  */
 export async function bindSockets(binds: Bind[], unixMode: number, backlog: number = defaultSettings().backlog): Promise<BoundSocket[]> {
-  if (typeof createServerHandle !== "function") {
-    throw new Error("this Node.js has no net._createServerHandle, which oryx's master needs to share sockets");
-  }
+  nodeCreateServerHandle(); // throws a NodeInternalsError, before anything is opened, if this Node has none
   const results = await Promise.allSettled(binds.map((bind) => bindOne(bind, unixMode, backlog)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed !== undefined) {
@@ -233,7 +223,7 @@ async function bindOne(bind: Bind, unixMode: number, backlog: number): Promise<B
     return { handle: ownFile(r.handle, bind.path, r.file), listener: { name, url: `unix:${bind.path}`, transport: "unix" } };
   }
   if (bind.kind === "fd") {
-    const h = createServerHandle!(null, 0, 0, bind.fd);
+    const h = nodeCreateServerHandle()(null, 0, 0, bind.fd);
     if (typeof h === "number") throw failure(bind, h);
     // The master keeps its own handle on the descriptor; the helper listens on a copy (a no-op if the service
     // manager already did, as systemd does, but for the backlog, which becomes --backlog as under Gunicorn).

@@ -1,5 +1,6 @@
 import { COLON, CR, FIELD_VALUE, HTAB, LF, SP, TCHAR } from "./chars.ts";
 import { HttpError, type HttpErrorCode } from "./errors.ts";
+import { latin1Slice } from "../node-internals.ts";
 
 /**
  * Parses one field line (RFC 9112 §5) held in `buf[start, end)`, line terminator already removed, and appends
@@ -184,9 +185,7 @@ function knownName(buf: Uint8Array, start: number, end: number): KnownName | nul
 }
 
 /** Latin-1 decoding keeps every byte as one char, so obs-text survives and lengths stay byte lengths. */
-export function latin1(buf: Uint8Array, start: number, end: number): string {
-  return Buffer.prototype.latin1Slice.call(buf, start, end) as string;
-}
+export const latin1: (buf: Uint8Array, start: number, end: number) => string = latin1Slice;
 
 const OWS_EDGES = /^[ \t]+|[ \t]+$/g;
 
@@ -199,12 +198,4 @@ export function listElements(value: string): string[] {
     if (t !== "") out.push(t.toLowerCase());
   }
   return out;
-}
-
-declare global {
-  interface Buffer {
-    latin1Slice(start: number, end: number): string;
-    /** Node's own latin1 writer (what `write(s, offset, "latin1")` calls, without the argument parsing). */
-    latin1Write(s: string, offset: number): number;
-  }
 }

@@ -4,6 +4,7 @@ import type tls from "node:tls";
 import { chmodSync } from "node:fs";
 import type { Bind } from "../config/settings.ts";
 import { bindText, ListenError } from "./errors.ts";
+import { tlsUnderlyingSocket } from "../node-internals.ts";
 
 export { bindText, ListenError };
 import { ConnectionInfo } from "../gateway/info.ts";
@@ -122,8 +123,8 @@ export class Server {
       handshakeTimeout: this.opts.connection.headerTimeoutMs,
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
-      // The TLS socket wraps the accepted one (its _parent, as node:tls itself calls it).
-      const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+      // The TLS socket wraps the accepted one.
+      const raw = tlsUnderlyingSocket(socket);
       const arrival = raw === undefined ? undefined : this.arrivals.get(raw);
       if (raw === undefined || arrival === undefined) {
         this.opts.connection.log.error("a TLS connection whose accepted socket is unknown (node:tls internals changed?)");

@@ -1,0 +1,116 @@
+/**
+ * Every reliance of oryx on Node.js internals that Node does not document, in one place: each one named, with why
+ * oryx uses it, and checked at start-up (`checkNodeInternals`), so that a Node.js release that changes one stops
+ * oryx with one clear sentence (a NodeInternalsError) instead of misbehaving under load. A leaf module: it
+ * imports nothing of oryx but its error class, so every room may use it (`http/` included).
+ *
+ * Not here, because they are checked where they are used, against a real object of this Node at load time:
+ * the symbol slots copied from a real ReadableStream or Response onto oryx's lighter ones (gateway/lazy-body.ts,
+ * gateway/stand-in.ts, gateway/fetch.ts), and the 'data' and 'end' listeners Node's http.Server puts on a socket
+ * it is handed (gateway/node-screen.ts, which refuses the socket with a NodeInternalsError if they are missing).
+ */
+import net from "node:net";
+import { NodeInternalsError } from "./errors.ts";
+
+declare global {
+  interface Buffer {
+    latin1Slice(start: number, end: number): string;
+    /** Node's own latin1 writer (what `write(s, offset, "latin1")` calls, without the argument parsing). */
+    latin1Write(s: string, offset: number): number;
+  }
+}
+
+// ─── Buffer#latin1Slice ────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Bytes `start` to `end` of `buf` as a Latin-1 string, one char per byte (so obs-text survives and lengths stay
+ * byte lengths). `Buffer#latin1Slice` is what `toString("latin1", start, end)` calls after parsing its
+ * arguments; the parser calls it for every field, where the argument parsing showed in profiles. It works on any
+ * Uint8Array.
+ */
+export function latin1Slice(buf: Uint8Array, start: number, end: number): string {
+  return Buffer.prototype.latin1Slice.call(buf, start, end) as string;
+}
+
+// ─── a socket's output, as libuv holds it ──────────────────────────────────────────────────────────────────
+
+type SocketInternals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: net.Socket | null };
+
+/**
+ * How far a socket's output has got: bytes handed to libuv (`_bytesDispatched`) minus those libuv still holds
+ * (`_handle.writeQueueSize`), so it grows exactly by what the kernel accepted. (Node's own `bufferSize` getter
+ * reads the same writeQueueSize.) A TLS socket adds its underlying TCP socket's (`_parent`), where the encrypted
+ * bytes wait. The send timeout compares two marks to tell a slow reader from one that reads nothing.
+ */
+export function socketSentMark(socket: net.Socket): number {
+  const s = socket as unknown as SocketInternals;
+  let mark = (s._bytesDispatched ?? 0) - (s._handle?.writeQueueSize ?? 0);
+  const parent = s._parent;
+  if (parent !== undefined && parent !== null) {
+    const p = parent as unknown as SocketInternals;
+    mark += (p._bytesDispatched ?? 0) - (p._handle?.writeQueueSize ?? 0);
+  }
+  return mark;
+}
+
+/** Bytes of output not yet taken by the kernel: the stream's buffer and libuv's write queue. */
+export function socketQueuedBytes(socket: net.Socket): number {
+  return socket.writableLength + ((socket as unknown as SocketInternals)._handle?.writeQueueSize ?? 0);
+}
+
+/**
+ * The TCP socket a server-side TLS socket wraps (node:tls keeps it as `_parent`): the accepted socket oryx knew
+ * before the handshake, with its arrival time and PROXY header. Undefined if this Node keeps it elsewhere.
+ */
+export function tlsUnderlyingSocket(socket: net.Socket): net.Socket | undefined {
+  const parent = (socket as unknown as SocketInternals)._parent;
+  return parent === null ? undefined : parent;
+}
+
+// ─── net._createServerHandle ───────────────────────────────────────────────────────────────────────────────
+
+/** A libuv TCP or pipe handle, as `net._createServerHandle` returns it. */
+export interface RawServerHandle {
+  close(): void;
+  getsockname?(out: Record<string, unknown>): number;
+  fd?: number;
+}
+
+export type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => RawServerHandle | number;
+
+/**
+ * Node's cluster module binds shared sockets in its primary with `net._createServerHandle` and sends each
+ * worker the handle; oryx's master does the same (arbiter/sockets.ts), so "address in use" is found once, at
+ * start, and the sockets stay open while workers come and go.
+ */
+export function createServerHandle(): CreateServerHandle {
+  const f = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
+  if (typeof f !== "function") throw missing("net._createServerHandle", "which oryx's master uses to bind the sockets it shares with its workers");
+  return f;
+}
+
+// ─── the start-up check ────────────────────────────────────────────────────────────────────────────────────
+
+/** Which part of oryx is starting: a worker or serve() (an engine), or the master (which also binds). */
+export type InternalsUser = "engine" | "master";
+
+/**
+ * Checks, once at start-up, that the internals the caller will use are there; throws a NodeInternalsError naming
+ * the first one missing. Cheap: a few property reads on objects made here.
+ */
+export function checkNodeInternals(user: InternalsUser): void {
+  if (user === "master") {
+    createServerHandle();
+    return;
+  }
+  if (typeof Buffer.prototype.latin1Slice !== "function") throw missing("Buffer#latin1Slice", "which oryx's request parser uses to read every field");
+  if (typeof Buffer.prototype.latin1Write !== "function") throw missing("Buffer#latin1Write", "which oryx uses to write response heads");
+  const probe = new net.Socket() as unknown as SocketInternals;
+  if (typeof probe._bytesDispatched !== "number" || !("_parent" in probe)) {
+    throw missing("net.Socket's _bytesDispatched and _parent", "which oryx's --send-timeout uses to see a client's progress");
+  }
+}
+
+function missing(what: string, why: string): NodeInternalsError {
+  return new NodeInternalsError(`this Node.js (${process.version}) has no ${what}, ${why}; oryx needs a Node.js it supports (see the README)`);
+}
