@@ -1,21 +1,28 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
 import type { Settings } from "../config/settings.ts";
 import type { AppSpec } from "../config/app-spec.ts";
 import type { Logger } from "../log.ts";
-import { AccessFormatError, compileAccessFormat } from "../server/access-format.ts";
 import { ListenError } from "../server/errors.ts";
 import { NodeInternalsError } from "../errors.ts";
 import { checkNodeInternals } from "../node-internals.ts";
+import { preflight } from "./preflight.ts";
+import { workerEntry, workerExecArgv } from "./worker-spawn.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
 import type { AdminServer } from "./admin.ts";
 import type { Reloader } from "./reload.ts";
 import { RESTART_REASONS, Totals, backlogLimit, listenBacklog, renderMetrics, type RestartReason } from "./metrics.ts";
 import type { WorkerStats } from "./worker-stats.ts";
+
+/*
+ * The master (the arbiter): one class and its loop. Over 500 lines on purpose: every method reads and changes the
+ * same pool state (workers, generation, stopping, the wake-up), and the loop is easiest to check when all of it
+ * is in one place, as Gunicorn's arbiter is. What does not touch that state lives beside it: preflight.ts (checks
+ * before binding), worker-spawn.ts (a worker's entry and flags), sockets.ts (binding and sharing), protocol.ts
+ * (the messages), metrics.ts and admin.ts (what is counted and served), reload.ts (the file watcher).
+ */
 
 /** Exit codes of the master (and so of `oryx`), documented in the README. */
 export const EXIT = {
@@ -669,65 +676,6 @@ export class Arbiter {
   }
 }
 
-/**
- * What every worker would otherwise find out for itself, and fail on, one after another: a bad access-log format,
- * an access log that cannot be opened, a TLS certificate and key that do not go together. Checked once, at start;
- * the answer is one sentence (and exit 2), or null when all is well.
- */
-function preflight(s: Settings): string | null {
-  if (s.accessLog !== "") {
-    try {
-      compileAccessFormat(s.accessLogFormat);
-    } catch (err) {
-      if (!(err instanceof AccessFormatError)) throw err;
-      return `--access-log-format: ${err.message}`;
-    }
-    if (s.accessLog !== "-") {
-      try {
-        closeSync(openSync(s.accessLog, "a"));
-      } catch (err) {
-        return `--access-log: cannot open ${s.accessLog}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-      }
-    }
-  }
-  if (s.certfile !== "") {
-    try {
-      const { createSecureContext } = createRequire(import.meta.url)("node:tls") as typeof import("node:tls");
-      createSecureContext({
-        cert: readFileSync(s.certfile),
-        key: readFileSync(s.keyfile),
-        ...(s.caCerts !== "" ? { ca: readFileSync(s.caCerts) } : {}),
-      });
-    } catch (err) {
-      return `cannot use the TLS certificate or key: ${(err as Error).message}`;
-    }
-  }
-  return null;
-}
-
 function appName(app: AppSpec): string {
   return app.exportName === "default" ? app.module : `${app.module}:${app.exportName}`;
 }
-
-/**
- * A worker's node flags: the master's own, plus the semi-space cap unless it is 0 or the user already chose one
- * (in NODE_OPTIONS or on node's command line), whose choice stands.
- */
-export function workerExecArgv(maxSemiSpace: number, nodeOptions = process.env.NODE_OPTIONS ?? ""): string[] {
-  const own = workerEntry.execArgv;
-  if (maxSemiSpace <= 0 || SEMI_SPACE_FLAG.test(nodeOptions) || own.some((a) => SEMI_SPACE_FLAG.test(a))) return own;
-  return [...own, `--max-semi-space-size=${maxSemiSpace}`];
-}
-
-/** V8 takes its flags with - or _ between words. */
-const SEMI_SPACE_FLAG = /--max[-_]semi[-_]space[-_]size/;
-
-/** The worker's entry file, beside this one: .js when built, .ts when run from source (then through tsx). */
-const workerEntry = (() => {
-  const here = fileURLToPath(import.meta.url);
-  const ext = path.extname(here);
-  const file = path.join(path.dirname(here), `worker-main${ext}`);
-  const execArgv = [...process.execArgv];
-  if (ext === ".ts" && !execArgv.some((a) => a.includes("tsx"))) execArgv.push("--import", "tsx");
-  return { file, execArgv };
-})();

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { workerExecArgv } from "../../src/arbiter/master.ts";
+import { workerExecArgv } from "../../src/arbiter/worker-spawn.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
 import { ROOT, runCli, startCli, type CliProcess } from "../helpers.ts";
 
