@@ -82,13 +82,21 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
   /** Runs an app callback: a throw or a rejection is logged, never the worker's end. */
   protected guard(what: string, fn: () => unknown): void {
     try {
-      const r = fn();
-      if (r !== null && typeof r === "object" && typeof (r as PromiseLike<unknown>).then === "function") {
-        (r as Promise<unknown>).then(undefined, (err: unknown) => this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err));
-      }
+      this.watch(what, fn());
     } catch (err) {
-      this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err);
+      this.handlerFailed(what, err);
     }
+  }
+
+  /** An app callback's result: a rejection is logged (the socket and the worker go on). */
+  protected watch(what: string, r: unknown): void {
+    if (r !== null && typeof r === "object" && typeof (r as PromiseLike<unknown>).then === "function") {
+      (r as Promise<unknown>).then(undefined, (err: unknown) => this.handlerFailed(what, err));
+    }
+  }
+
+  protected handlerFailed(what: string, err: unknown): void {
+    this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err);
   }
 
   private open(): void {
