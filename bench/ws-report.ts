@@ -28,7 +28,7 @@ function loadTable(r: WsResult, load: WsLoadId): string {
   const rows = WS_PEERS.map((peer) => {
     const why = r.notStarted.get(peer);
     const rate = med(byRound(r, peer, load, "rate"));
-    if (why !== undefined || rate === null) return [PEERS[peer].label, why !== undefined ? `did not start (${why})` : "no result", ...Array<string>(head.length - 2).fill("")];
+    if (why !== undefined || rate === null) return [PEERS[peer].label, why !== undefined ? `did not start (${why.reason})` : "no result", ...Array<string>(head.length - 2).fill("")];
     return [
       PEERS[peer].label,
       fmtInt(rate),

@@ -11,8 +11,9 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { PEERS, serverSpec, type PeerId } from "./peers.ts";
-import { freePort, sleep, startServer, StartError, track, treePids, type Server } from "./procs.ts";
+import type { PeerId } from "./peers.ts";
+import { startPeers } from "./phase.ts";
+import { sleep, track, treePids, type Server } from "./procs.ts";
 
 export type WsLoadId = "ws-echo" | "ws-broadcast";
 
@@ -36,7 +37,7 @@ export interface WsSample {
 export interface WsResult {
   /** `${peer}|${load}` → one sample per round. */
   samples: Map<string, WsSample[]>;
-  notStarted: Map<PeerId, string>;
+  notStarted: Map<PeerId, { reason: string; exitCode: number | null }>;
   /** Measurements that failed (the client's error), by round. */
   failures: string[];
 }
@@ -96,17 +97,7 @@ export async function runWs(o: WsOptions): Promise<WsResult> {
   const result: WsResult = { samples: new Map(), notStarted: new Map(), failures: [] };
   const servers = new Map<PeerId, Server>();
   try {
-    for (const id of WS_PEERS) {
-      const port = await freePort();
-      try {
-        servers.set(id, await startServer(serverSpec(PEERS[id], port, o.env, o.nofile), port));
-        o.log(`started ${id} on 127.0.0.1:${port}`);
-      } catch (err) {
-        if (!(err instanceof StartError)) throw err;
-        result.notStarted.set(id, `${err.message}: ${err.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
-        o.log(`${id} did not start: ${err.message}\n${err.stderr.trim()}`);
-      }
-    }
+    await startPeers(WS_PEERS, o, servers, result.notStarted);
     for (const [id, server] of servers) {
       o.log(`warm-up ${id} ws-echo (${o.warmupSeconds} s)`);
       await measure(server, "ws-echo", o.warmupSeconds).catch((err: unknown) => o.log(`warm-up ${id}: ${(err as Error).message}`));
