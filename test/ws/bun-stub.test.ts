@@ -3,6 +3,7 @@
  * `Bun` (runtime detection stays Node's), and the stub's members fail by name, with a code, when called.
  */
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { test } from "node:test";
 import { BunUnavailableError, installBunStub } from "../../src/ws/bun-stub.ts";
 
@@ -25,6 +26,11 @@ test("hono/bun imports, nothing else sees a Bun global, and Bun's file API fails
     assert.match(err.message, /^Bun\.write is not available under oryx on Node/);
     return true;
   });
+
+  // The CommonJS build too (a .ts app compiled to CommonJS requires hono/bun's dist/cjs files).
+  const cjs = createRequire(import.meta.url)("hono/bun") as typeof bun;
+  assert.equal(typeof cjs.upgradeWebSocket, "function");
+  assert.ok(lines.some((l) => /hono[\\/]dist[\\/]cjs[\\/]adapter[\\/]bun[\\/]ssg\.js/.test(l)), `the CommonJS ssg.js got the stub: ${lines.join(" | ")}`);
 
   // An app's own Bun (a test's mock) replaces the accessor for everyone.
   (globalThis as { Bun?: unknown }).Bun = { version: "mock" };
