@@ -30,6 +30,7 @@ export const ALL_SCENARIOS: ScenarioId[] = [
   "express",
   "workers",
   "idle",
+  "ws",
 ];
 
 /** Names for groups of scenarios in --only. */
@@ -53,7 +54,8 @@ written to bench/RESULTS.md by a full run): first the apps as users write them (
                       ${ALL_SCENARIOS.slice(0, 6).join(", ")},
                       ${ALL_SCENARIOS.slice(6).join(", ")}
                     or by group: user (${SCENARIO_GROUPS.user!.join(", ")}; add idle for the
-                    idle connections), lean (${SCENARIO_GROUPS.lean!.join(", ")})
+                    idle connections), lean (${SCENARIO_GROUPS.lean!.join(", ")});
+                    ws is the WebSocket scenario (echo and broadcast; \`--only ws\` runs it alone)
   --quick           smoke run: 1 round of 2 s (1 s warm-up), report in /tmp/oryx-bench-RESULTS.quick.md
   --build           rebuild dist/ (npx tsc -p tsconfig.build.json) before running
   -h, --help        this text

@@ -26,7 +26,11 @@ export type PeerId =
   | "oryx-express"
   | "oryx-w1"
   | "oryx-w2"
-  | "toy";
+  | "toy"
+  // the WebSocket scenario's app (servers/ws-app.ts) on oryx and Bun.serve, and ws on node:http (servers/ws-node.mjs)
+  | "oryx-ws"
+  | "bun-ws"
+  | "ws-node";
 
 export interface Peer {
   id: PeerId;
@@ -95,6 +99,9 @@ export const PEERS: Record<PeerId, Peer> = {
   "oryx-w1": oryx("oryx-w1", "oryx -w 1 (both cores)", "-w 1", "oryx-app.ts", 1, "0,1"),
   "oryx-w2": oryx("oryx-w2", "oryx -w 2 (both cores)", "-w 2", "oryx-app.ts", 2, "0,1"),
   toy: node("toy", "toy on raw node:net (no parser; idle scenario only)", "parserless toy", "toy.mjs"),
+  "oryx-ws": oryx("oryx-ws", "**oryx** (Bun-shaped WebSocket app, -w 1)", "oryx", "ws-app.ts", 1, "0"),
+  "bun-ws": bun("bun-ws", "Bun.serve (the same WebSocket app)", "ws-app.ts"),
+  "ws-node": node("ws-node", "ws on node:http", "ws on node:http", "ws-node.mjs"),
 };
 
 export function serverSpec(peer: Peer, port: number, env: Record<string, string>, nofile: number): ServerSpec {

@@ -39,23 +39,33 @@ export interface PhaseOptions {
   log(line: string): void;
 }
 
+/** Starts each peer on a free port (into `servers`); one that does not start is noted in `notStarted`, with why. */
+export async function startPeers(
+  peers: readonly PeerId[],
+  o: { env: Record<string, string>; nofile: number; log(line: string): void },
+  servers: Map<PeerId, Server>,
+  notStarted: Map<PeerId, { reason: string; exitCode: number | null }>,
+): Promise<void> {
+  for (const id of peers) {
+    const port = await freePort();
+    try {
+      servers.set(id, await startServer(serverSpec(PEERS[id], port, o.env, o.nofile), port));
+      o.log(`started ${id} on 127.0.0.1:${port}`);
+    } catch (err) {
+      if (!(err instanceof StartError)) throw err;
+      const last = err.stderr.trim().split("\n").slice(-1)[0] ?? "";
+      notStarted.set(id, { reason: `${err.message}${last !== "" ? `: ${last}` : ""}`, exitCode: err.exitCode });
+      o.log(`${id} did not start: ${err.message}\n${err.stderr.trim()}`);
+    }
+  }
+}
+
 export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
   const result: PhaseResult = { samples: new Map(), notStarted: new Map(), skipped: new Map() };
   const peers = [...new Set(o.measures.map((m) => m.peer))];
   const servers = new Map<PeerId, Server>();
   try {
-    for (const id of peers) {
-      const port = await freePort();
-      try {
-        servers.set(id, await startServer(serverSpec(PEERS[id], port, o.env, o.nofile), port));
-        o.log(`started ${id} on 127.0.0.1:${port}`);
-      } catch (err) {
-        if (!(err instanceof StartError)) throw err;
-        const last = err.stderr.trim().split("\n").slice(-1)[0] ?? "";
-        result.notStarted.set(id, { reason: `${err.message}${last !== "" ? `: ${last}` : ""}`, exitCode: err.exitCode });
-        o.log(`${id} did not start: ${err.message}\n${err.stderr.trim()}`);
-      }
-    }
+    await startPeers(peers, o, servers, result.notStarted);
 
     let measures = o.measures.filter((m) => servers.has(m.peer));
     for (const m of measures) {

@@ -11,7 +11,10 @@ import type { Machine } from "./machine.ts";
 import { PEERS, startCommand, type PeerId } from "./peers.ts";
 import type { PhaseResult, Sample } from "./phase.ts";
 import { LOADS, measureKey, type LoadId, type Scenario } from "./scenarios.ts";
+import { fmtInt, fmtMiB, fmtRatio, plain, table } from "./format.ts";
 import { median, medianRatio } from "./stats.ts";
+import { wsSection } from "./ws-report.ts";
+import type { WsResult } from "./ws-scenario.ts";
 
 export interface RunData {
   opts: Options;
@@ -29,26 +32,17 @@ export interface RunData {
   workersScenario: Scenario | null;
   workers: PhaseResult | null;
   idle: { samples: IdleSample[]; failures: IdleFailure[]; peers: PeerId[]; keepAliveMs: number } | null;
+  ws: WsResult | null;
   warnings: string[];
 }
 
 // ─── formatting ───────────────────────────────────────────────────────────────────────────────────────────────
-
-const fmtInt = (n: number): string => Math.round(n).toLocaleString("en-US");
-const fmtRatio = (r: number | null): string => (r === null ? "–" : r.toFixed(2));
-const fmtMiB = (kib: number | null): string => (kib === null ? "–" : (kib / 1024).toFixed(1));
-const plain = (label: string): string => label.replace(/\*\*/g, "");
 
 export function fmtLatency(us: number | null): string {
   if (us === null) return "–";
   if (us < 1000) return `${Math.round(us)} µs`;
   if (us < 1_000_000) return `${(us / 1000).toFixed(2)} ms`;
   return `${(us / 1_000_000).toFixed(2)} s`;
-}
-
-function table(head: string[], rows: string[][], right: boolean[]): string {
-  const sep = head.map((_, i) => (right[i] ? "---:" : "---"));
-  return [head, sep, ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 
 // ─── reading the samples ──────────────────────────────────────────────────────────────────────────────────────
@@ -453,6 +447,7 @@ export function buildReport(d: RunData): string {
     if (rss !== null) out.push(rss);
   }
   if (d.idle !== null) out.push(idleSection(d, footnotes));
+  if (d.ws !== null) out.push(wsSection(d.ws, o.rounds, o.seconds));
 
   const g5 = goals5Section(d);
   if (g5 !== null || leanScenarios.length > 0 || d.workers !== null) {
@@ -506,6 +501,9 @@ export function buildReport(d: RunData): string {
     "oryx-w1",
     "oryx-w2",
     "toy",
+    "oryx-ws",
+    "ws-node",
+    "bun-ws",
   ];
   out.push(
     [

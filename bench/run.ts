@@ -7,7 +7,7 @@
  *
  * Phases: the main scenarios (every server running, pinned to CPU 0; wrk/oryx bench on CPU 1), the workers
  * scenario (oryx -w 1 vs -w 2 on both cores), the idle-connection scenario (a fresh server per round and
- * peer). Every server runs at its defaults. Progress goes to stderr; the Markdown report to stdout and to a file.
+ * peer), the WebSocket scenario (bench/ws-scenario.ts). Every server runs at its defaults. Progress goes to stderr; the Markdown report to stdout and to a file.
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,7 @@ import { buildReport, type RunData } from "./report.ts";
 import { IDLE_PEERS, MAIN_SCENARIOS, measuresOf, WORKERS_SCENARIO } from "./scenarios.ts";
 import { calibrate, spin } from "./servers/common.mjs";
 import { median } from "./stats.ts";
+import { runWs } from "./ws-scenario.ts";
 
 const FULL_REPORT = "bench/RESULTS.md";
 const OTHER_REPORT = "/tmp/oryx-bench-RESULTS.md";
@@ -96,6 +97,7 @@ async function main(argv: string[]): Promise<number> {
   const workers = only.has("workers") ? await runPhase({ ...common, measures: measuresOf([WORKERS_SCENARIO]), loadCpus: null }) : null;
   const keepAliveMs = keepAliveWindowMs();
   const idle = only.has("idle") ? { ...(await runIdle({ ...common, count: idleCount, peers: IDLE_PEERS, keepAliveMs })), peers: IDLE_PEERS, keepAliveMs } : null;
+  const ws = only.has("ws") ? await runWs(common) : null;
 
   const full = isFullRun(opts);
   const data: RunData = {
@@ -114,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     workersScenario: workers !== null ? WORKERS_SCENARIO : null,
     workers,
     idle,
+    ws,
     warnings,
   };
   const report = buildReport(data);

@@ -35,7 +35,8 @@ export type ScenarioId =
   | "hono"
   | "express"
   | "workers"
-  | "idle";
+  | "idle"
+  | "ws";
 
 export interface Scenario {
   id: ScenarioId;

@@ -6,11 +6,13 @@ import { pathToFileURL } from "node:url";
 
 interface FetchApp {
   fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
+  /** Bun's WebSocket handlers beside fetch (servers/ws-app.ts), passed on when the app has them. */
+  websocket?: unknown;
 }
 
 // Bun's global, declared here so the suite's type-check needs no Bun types.
 declare const Bun: {
-  serve(options: { port: number; hostname: string; fetch: FetchApp["fetch"] }): { port: number };
+  serve(options: { port: number; hostname: string; fetch: FetchApp["fetch"]; websocket?: unknown }): { port: number };
 };
 
 const file = process.argv[2];
@@ -20,4 +22,4 @@ if (file === undefined) {
 }
 const app = ((await import(pathToFileURL(path.resolve(file)).href)) as { default: FetchApp }).default;
 
-Bun.serve({ port: Number(process.env.PORT ?? 8080), hostname: "127.0.0.1", fetch: app.fetch });
+Bun.serve({ port: Number(process.env.PORT ?? 8080), hostname: "127.0.0.1", fetch: app.fetch, ...(app.websocket !== undefined ? { websocket: app.websocket } : {}) });

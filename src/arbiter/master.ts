@@ -349,6 +349,10 @@ export class Arbiter {
 
   private onMessage(w: Worker, msg: ToMaster): void {
     switch (msg.t) {
+      case "publish":
+        // A WebSocket publish reaches every worker's subscribers: passed on as it came (HTTP never comes here).
+        for (const other of this.workers.values()) if (other !== w) this.send(other, msg);
+        return;
       case "heartbeat": {
         w.lastBeat = Date.now();
         if (msg.stats !== undefined) this.takeStats(w, msg.stats);

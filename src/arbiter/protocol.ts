@@ -26,7 +26,8 @@ export type ToWorker =
   | { t: "stop" } // graceful: finish in-flight requests, then exit
   | { t: "quit" } // fast: close everything and exit now
   | { t: "reopen" } // reopen log files
-  | { t: "stats"; id: number }; // send your counters now (a /metrics scrape): answered with a "stats" message
+  | { t: "stats"; id: number } // send your counters now (a /metrics scrape): answered with a "stats" message
+  | WsPublish; // another worker published to a WebSocket topic: deliver to this worker's subscribers
 
 /** Worker → master. */
 export type ToMaster =
@@ -35,7 +36,16 @@ export type ToMaster =
   | { t: "stats"; id: number; stats: WorkerStats }
   | { t: "retire"; requests: number; reason?: "crash" } // --max-requests reached, or crashed: start my replacement, then stop me
   | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
-  | { t: "listen-failed"; message: string };
+  | { t: "listen-failed"; message: string }
+  | WsPublish; // I published to a WebSocket topic: pass it to the other workers
+
+/** A WebSocket publish relayed between workers: the encoded frame, base64 (the IPC channel carries JSON). */
+export interface WsPublish {
+  t: "publish";
+  topic: string;
+  frame: string;
+  payloadLength: number;
+}
 
 /** Worker exit codes the master reads. */
 export const WORKER_EXIT = {

@@ -11,6 +11,7 @@ import { Server, type InheritedSocket } from "../server/server.ts";
 import { connectionOptions, nodeLimits, serverEdges } from "../server/from-settings.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { StatsCollector, type WorkerStats } from "./worker-stats.ts";
+import { processTopics } from "../ws/topics.ts";
 
 /** What `server.address()` tells an app whose module called listen() itself: oryx's first address. */
 function appAddress(urls: string[]): AddressInfo | string | null {
@@ -158,8 +159,15 @@ export async function runWorker(): Promise<void> {
       case "stats":
         if (stats !== null) send({ t: "stats", id: msg.id, stats: snapshot(false) });
         return;
+      case "publish":
+        processTopics.deliver(msg.topic, Buffer.from(msg.frame, "base64"), msg.payloadLength);
+        return;
     }
   });
+  // This worker's WebSocket publishes go to the master, which passes them to the other workers.
+  processTopics.relay = (topic, frame, payloadLength) => {
+    if (process.connected) send({ t: "publish", topic, frame: frame.toString("base64"), payloadLength });
+  };
   // The master died or closed the channel: no orphans holding the port.
   process.on("disconnect", () => {
     log.warning("the master is gone; stopping");

@@ -10,6 +10,7 @@ import type { Logger } from "../log.ts";
 import { TS_EXTENSIONS, chooseTypeScriptLoader, prepareTypeScript } from "../typescript.ts";
 import type { FetchHandler } from "./fetch.ts";
 import { classifyFunction } from "./function-kind.ts";
+import { installBunStub } from "../ws/bun-stub.ts";
 import type { WebSocketHandler } from "../ws/context.ts";
 import { captureListen, isHttpServer, serverForListener, type NodeListener } from "./node.ts";
 
@@ -117,6 +118,8 @@ export async function loadApp(spec: AppSpec, cwd: string = process.cwd(), opts: 
     }
   }
 
+  // Before the import: `hono/bun` reads the global Bun while it loads (src/ws/bun-stub.ts says how, and to whom).
+  installBunStub(log);
   // A module may start its own server (`app.listen(3000)`) while loading or later: capture it instead of binding.
   const capture = captureListen(opts.address ?? null, opts.checkingIntervalMs ?? 1000, log);
   try {

@@ -981,6 +981,8 @@ export class Connection implements UpgradeHost {
     ex.status = 101;
     this.logAccess(ex);
     this.ex = null;
+    // The head parser would otherwise keep the handshake's fields for the socket's whole life (idle memory).
+    this.parser.reset();
     this.arm(Timer.None, 0);
     this.phase = Phase.Upgraded;
     const socket = this.socket;

@@ -41,7 +41,8 @@ const CLOSE_WAIT_MS = 2_000;
 export abstract class WsEndpoint implements Upgraded, FrameSink {
   protected readonly host: UpgradeHost;
   protected readonly ctx: WsContext;
-  protected readonly parser: FrameParser;
+  /** Made when the first byte arrives: a socket that never sends (most of 10,000 idle ones) holds none. */
+  #parser: FrameParser | null = null;
   #state: 0 | 1 | 2 | 3 = CONNECTING;
   /** Bytes that came before the app's `open` ran (sent right behind the handshake). */
   #early: Buffer[] | null = [];
@@ -60,7 +61,6 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
     this.host = host;
     this.ctx = ctx;
     this.deflate = deflate;
-    this.parser = new FrameParser({ maxMessage: ctx.maxMessage, requireMask: true, deflate }, this);
     // Made once the 101 is written: the app's `open` runs after the current handler returns (as Bun's does),
     // and bytes that came behind the handshake wait for it.
     queueMicrotask(() => this.open());
@@ -82,13 +82,21 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
   /** Runs an app callback: a throw or a rejection is logged, never the worker's end. */
   protected guard(what: string, fn: () => unknown): void {
     try {
-      const r = fn();
-      if (r !== null && typeof r === "object" && typeof (r as PromiseLike<unknown>).then === "function") {
-        (r as Promise<unknown>).then(undefined, (err: unknown) => this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err));
-      }
+      this.watch(what, fn());
     } catch (err) {
-      this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err);
+      this.handlerFailed(what, err);
     }
+  }
+
+  /** An app callback's result: a rejection is logged (the socket and the worker go on). */
+  protected watch(what: string, r: unknown): void {
+    if (r !== null && typeof r === "object" && typeof (r as PromiseLike<unknown>).then === "function") {
+      (r as Promise<unknown>).then(undefined, (err: unknown) => this.handlerFailed(what, err));
+    }
+  }
+
+  protected handlerFailed(what: string, err: unknown): void {
+    this.ctx.log.error(`the app's WebSocket ${what} handler failed`, err);
   }
 
   private open(): void {
@@ -152,7 +160,7 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
 
   terminate(): void {
     this.#state = CLOSED;
-    this.parser.stop();
+    this.#parser?.stop();
     this.host.socket.destroy();
   }
 
@@ -177,13 +185,15 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
       this.#early.push(chunk);
       return;
     }
-    if (this.parser.done) return;
+    if (this.#state === CLOSED) return;
+    const parser = (this.#parser ??= new FrameParser({ maxMessage: this.ctx.maxMessage, requireMask: true, deflate: this.deflate }, this));
+    if (parser.done) return;
     if (this.#state === OPEN) {
       this.#pinged = false;
       this.host.armWsTimer(this.ctx.idleTimeoutMs);
     }
     try {
-      this.parser.push(chunk);
+      parser.push(chunk);
     } catch (err) {
       if (!(err instanceof WsProtocolError)) throw err;
       this.ctx.log.debug(`closing a WebSocket: ${err.closeCode} ${err.code}: ${err.message}`);
@@ -205,7 +215,7 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
     const wasOpen = this.#state !== CONNECTING || this.#early === null;
     this.#state = CLOSED;
     this.#early = null;
-    this.parser.stop();
+    this.#parser?.stop();
     this.host.armWsTimer(0);
     if (wasOpen) this.onClose(this.#closeCode, this.#closeReason);
   }

@@ -131,7 +131,12 @@ export class ServerWebSocket<T = undefined> extends WsEndpoint {
       // The parser's Buffer owns its ArrayBuffer exactly (offset 0, its length).
       m = this.binaryType === "arraybuffer" ? (message.buffer as ArrayBuffer) : new Uint8Array(message.buffer, 0, message.length);
     }
-    this.guard("message", () => h.message!(this, m as string | Buffer));
+    // The guard, inline: no closure per message on the hot path.
+    try {
+      this.watch("message", h.message(this, m as string | Buffer));
+    } catch (err) {
+      this.handlerFailed("message", err);
+    }
   }
 
   protected onClose(code: number, reason: string): void {

@@ -1,6 +1,7 @@
 /**
- * Topics for publish/subscribe within one worker process: a topic's subscribers, and each socket's topics
- * (kept on the socket, so a closing socket leaves its topics without a search).
+ * Topics for publish/subscribe: a topic's subscribers in this worker process, and each socket's topics (kept on
+ * the socket, so a closing socket leaves its topics without a search). A publish is also handed to `relay`, which
+ * a worker of a pool sets (src/arbiter/worker.ts): the master passes it to the other workers, which `deliver` it.
  */
 export interface Subscriber {
   /** Writes an encoded frame; returns what `send` would (bytes, -1 backpressure, 0 dropped). */
@@ -9,6 +10,8 @@ export interface Subscriber {
 
 export class Topics {
   private readonly map = new Map<string, Set<Subscriber>>();
+  /** Where a publish goes besides this process's subscribers (the other workers), if anywhere. */
+  relay: ((topic: string, frame: Buffer, payloadLength: number) => void) | null = null;
 
   subscribe(topic: string, s: Subscriber): void {
     let set = this.map.get(topic);
@@ -33,6 +36,15 @@ export class Topics {
    * dropped it (Bun's numbers for `publish`).
    */
   publish(topic: string, frame: Buffer, payloadLength: number, except: Subscriber | null): number {
+    this.relay?.(topic, frame, payloadLength);
+    return this.deliver(topic, frame, payloadLength, except);
+  }
+
+  /**
+   * The publish to this process's subscribers only (what another worker relayed). The number is this
+   * process's: subscribers in other workers are not waited for.
+   */
+  deliver(topic: string, frame: Buffer, payloadLength: number, except: Subscriber | null = null): number {
     const set = this.map.get(topic);
     if (set === undefined) return 0;
     let result = 0;

@@ -59,8 +59,8 @@ app.get("/conninfo/node", (c) => {
 });
 
 // Bun's helper. `hono/bun` as a whole reads the global `Bun` while it loads (its SSG helper does
-// `const { write } = Bun`), so it is imported here, in the route, not at the top: on a server without that
-// global only this route fails, not the whole app.
+// `const { write } = Bun`): oryx lets it load (src/ws/bun-stub.ts); @hono/node-server does not, so it is imported
+// here, in the route, not at the top: there only this route fails, not the whole app.
 app.get("/conninfo/bun", async (c) => {
   const { getConnInfo } = await import("hono/bun");
   const info = getConnInfo(c);
