@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   ORYX_ERR_RESPONSE_CUT: "a response failed after its head was sent",
   /** Something of Node's internals that oryx relies on is missing in this Node.js. */
   ORYX_ERR_NODE_INTERNALS: "a Node.js internal oryx relies on is missing",
+  /** A member of Bun's API that oryx does not provide on Node was called (src/ws/bun-stub.ts). */
+  ORYX_ERR_BUN_UNAVAILABLE: "a Bun API that oryx does not provide on Node",
   /** A bad `oryx bench` flag or target. */
   ORYX_ERR_BENCH_USAGE: "a bad oryx bench flag or target",
 } as const;

@@ -25,3 +25,4 @@ export { upgradeWebSocket, OryxWebSocket, type UpgradeWebSocketOptions } from ".
 export { ServerWebSocket } from "./ws/server-websocket.ts";
 export type { WebSocketHandler } from "./ws/context.ts";
 export { WsProtocolError } from "./ws/errors.ts";
+export { BunUnavailableError } from "./ws/bun-stub.ts";

@@ -16,14 +16,15 @@ import type { Logger } from "../log.ts";
  * `Bun` captures one stack frame (about 3–5 µs; libraries read it at load or setup, not per request).
  */
 
+import { OryxError } from "../errors.ts";
+
 /** The directories whose modules get the stub: Hono's Bun adapter, ES module and CommonJS builds. */
 const STUB_CALLERS = /[\\/]node_modules[\\/]hono[\\/]dist[\\/](?:cjs[\\/])?adapter[\\/]bun[\\/]/;
 
 /** A call to a member of Bun's API that oryx does not provide on Node. */
-export class BunUnavailableError extends Error {
-  readonly code = "ORYX_BUN_UNAVAILABLE";
+export class BunUnavailableError extends OryxError {
   constructor(member: string) {
-    super(`Bun.${member} is not available under oryx on Node: of hono/bun, upgradeWebSocket, websocket, getConnInfo and getBunServer work; serveStatic and toSSG need Bun itself`);
+    super("ORYX_ERR_BUN_UNAVAILABLE", `Bun.${member} is not available under oryx on Node: of hono/bun, upgradeWebSocket, websocket, getConnInfo and getBunServer work; serveStatic and toSSG need Bun itself`);
     this.name = "BunUnavailableError";
   }
 }

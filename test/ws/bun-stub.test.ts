@@ -22,7 +22,7 @@ test("hono/bun imports, nothing else sees a Bun global, and Bun's file API fails
   assert.ok(lines.some((l) => /hono[\\/]dist[\\/]adapter[\\/]bun[\\/]ssg\.js/.test(l)), `the debug log names the module given the stub: ${lines.join(" | ")}`);
   await assert.rejects(bun.bunFileSystemModule.writeFile("/nonexistent-oryx-ssg/index.html", "x"), (err: unknown) => {
     assert.ok(err instanceof BunUnavailableError, String(err));
-    assert.equal(err.code, "ORYX_BUN_UNAVAILABLE");
+    assert.equal(err.code, "ORYX_ERR_BUN_UNAVAILABLE");
     assert.match(err.message, /^Bun\.write is not available under oryx on Node/);
     return true;
   });
