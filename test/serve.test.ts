@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serve, ListenError } from "../src/index.ts";
-import { selfSigned, type Pem } from "./e2e/certs.ts";
+import { selfSigned, type Pem } from "./support/certs.ts";
 
 let dir: string;
 let cert: Pem;

@@ -12,7 +12,8 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { LOCAL, ROOT, cleanup, ensureBuilt, launch, stop, workersGone, type Oryx } from "../e2e/pool.ts";
+import { ensureBuilt, ROOT } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, type Oryx, stop, workersGone } from "../support/pool.ts";
 
 export { ROOT };
 

@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SETTINGS } from "../../src/config/settings.ts";
-import { CLI, ROOT, parseResponses, raw, runCli, sleep } from "../helpers.ts";
+import { CLI, ROOT, runCli } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { sleep } from "../support/wait.ts";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const NO_APP = "oryx: provide an application as MODULE[:EXPORT], e.g. oryx examples/hello.ts";

@@ -12,7 +12,9 @@ import path from "node:path";
 import { after, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { SETTINGS } from "../../src/config/settings.ts";
-import { ROOT, parseResponses, raw } from "../helpers.ts";
+import { ROOT } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
 
 const SRC_CLI = path.join(ROOT, "src", "cli.ts");
 const INDEX = pathToFileURL(path.join(ROOT, "src", "index.ts")).href;

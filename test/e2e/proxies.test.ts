@@ -13,8 +13,10 @@ import path from "node:path";
 import tls from "node:tls";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { selfSigned, type Pem } from "./certs.ts";
-import { LOCAL, ROOT, cleanup, ensureBuilt, freePort, launch, stop, until, within } from "./pool.ts";
+import { selfSigned, type Pem } from "../support/certs.ts";
+import { ensureBuilt, ROOT } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { freePort, until, within } from "../support/wait.ts";
 
 const run = promisify(execFile);
 // Debian puts nginx in /usr/sbin, which is not on every PATH.

@@ -10,9 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseResponses, raw } from "../helpers.ts";
-import { ACCEPTED, LIMIT_FLAGS, REFUSALS, type RefusalCase } from "../refusal-table.ts";
-import { cleanup, ensureBuilt, launch, type Oryx } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { cleanup, launch, type Oryx } from "../support/pool.ts";
+import { parseResponses } from "../support/response.ts";
+import { ACCEPTED, LIMIT_FLAGS, REFUSALS, type RefusalCase } from "../support/refusal-table.ts";
 
 const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
 

@@ -13,7 +13,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cleanup, ensureBuilt, freePort, launch, stop, until, within, type Oryx } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, launch, type Oryx, stop } from "../support/pool.ts";
+import { freePort, until, within } from "../support/wait.ts";
 
 // Debian puts nginx in /usr/sbin, which is not on every PATH.
 const NGINX = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";

@@ -11,8 +11,8 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, ROOT, ensureBuilt, until, within } from "./pool.ts";
-import { runCli } from "../helpers.ts";
+import { CLI, ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { until, within } from "../support/wait.ts";
 
 const SLOW = path.join(ROOT, "test", "fixtures", "slow-load.ts");
 const HELLO = path.join(ROOT, "examples", "hello.ts");

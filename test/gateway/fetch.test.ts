@@ -8,7 +8,10 @@ import { inspect } from "node:util";
 import { after, before, describe, test } from "node:test";
 import type { ConnectionInfo } from "../../src/gateway/exchange.ts";
 import app from "../../examples/hono.ts";
-import { parseResponses, raw, sleep, startServer, type TestServer } from "../helpers.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { sleep } from "../support/wait.ts";
 
 // ─── a small interactive raw client ─────────────────────────────────────────────────────────────────────────
 

@@ -19,7 +19,7 @@ import { defaultSettings, type Settings } from "../../src/config/settings.ts";
 import { adoptServer } from "../../src/gateway/node.ts";
 import { createLogger } from "../../src/log.ts";
 import { Server } from "../../src/server/server.ts";
-import { sleep } from "../helpers.ts";
+import { sleep } from "../support/wait.ts";
 
 // ─── serving ────────────────────────────────────────────────────────────────────────────────────────────────
 

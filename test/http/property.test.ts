@@ -11,7 +11,7 @@ import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { ChunkedDecoder, HeadParser, type Limits, type RequestHead } from "../../src/http/index.ts";
-import { startServer, type TestServer } from "../helpers.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 
 const LIMITS: Limits = { requestLine: 8192, fields: 100, fieldSize: 8192, body: 16 * 1024 * 1024 };
 

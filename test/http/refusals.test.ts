@@ -6,8 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
-import { LIMITS as TABLE_LIMITS, REFUSALS } from "../refusal-table.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { LIMITS as TABLE_LIMITS, REFUSALS } from "../support/refusal-table.ts";
 
 /** A complete, valid request appended after each bad one: answering it would mean the refusal was smuggled past. */
 const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";

@@ -6,7 +6,10 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { describe, test } from "node:test";
-import { parseResponses, raw, sleep, startServer, type ParsedResponse, type TestServer, settlesWithin } from "../helpers.ts";
+import { raw } from "../support/client.ts";
+import { type ParsedResponse, parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { settlesWithin, sleep } from "../support/wait.ts";
 
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 

@@ -9,8 +9,9 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT, raw, startCli } from "../helpers.ts";
-import { connectWs, handshake } from "./client.ts";
+import { ROOT, startCli } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { connectWs, handshake } from "../support/ws.ts";
 
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const APP = "test/fixtures/ws/bun-chat.ts";
