@@ -1,10 +1,12 @@
 /**
  * The tests' raw-socket client: connects (TCP or a Unix socket), writes bytes exactly as given, and reads until
  * the server closes, until N whole responses have arrived, or until the line has been idle, always within a
- * bounded time. For byte-exact cases that an HTTP client would normalise or refuse to send.
+ * bounded time (`raw`); or holds a conversation on one connection (`Session`). For byte-exact cases that an HTTP
+ * client would normalise or refuse to send.
  */
 import net from "node:net";
 import { ResponseParser } from "../../src/bench/parser.ts";
+import { parseNext, type ParsedResponse } from "./response.ts";
 
 export interface RawOptions {
   /** Give up (and report `closed: false`) after this long; default 2 s. */
@@ -89,4 +91,132 @@ export function raw(port: number, chunks: Array<string | Buffer> | string, opts:
       if (opts.end) sock.end();
     });
   });
+}
+
+/** Every session not yet destroyed, so an `after()` can end them all (`destroySessions`). */
+const sessions = new Set<Session>();
+
+/**
+ * A conversation on one raw connection: write some bytes, read the next response, write more, see whether and
+ * when the server closes. Responses are cut by the shared parser (support/response.ts).
+ */
+export class Session {
+  readonly sock: net.Socket;
+  private buf = Buffer.alloc(0);
+  private pos = 0;
+  /** Parsed but not yet handed out (interim responses arrive with or before their final one). */
+  private queue: ParsedResponse[] = [];
+  closed = false;
+  /** performance.now() at the close. */
+  closedAt = 0;
+  private waiters: Array<() => void> = [];
+
+  private constructor(sock: net.Socket) {
+    this.sock = sock;
+    sock.setNoDelay(true);
+    sock.on("data", (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      this.closed = true;
+      this.closedAt = performance.now();
+      sessions.delete(this);
+      this.wake();
+    });
+    sessions.add(this);
+  }
+
+  /** Connects to 127.0.0.1:`port`. */
+  static open(port: number): Promise<Session> {
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(port, "127.0.0.1");
+      const c = new Session(sock);
+      sock.once("connect", () => resolve(c));
+      sock.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves when `pred` holds (checked on every arrival); rejects after `ms`. */
+  private until(pred: () => boolean, ms: number, what: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; got so far: ${JSON.stringify(this.rest().slice(0, 400))}`)), ms);
+      const check = (): void => {
+        let ok = false;
+        try {
+          ok = pred();
+        } catch (err) {
+          clearTimeout(timer);
+          reject(err as Error);
+          return;
+        }
+        if (ok) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.waiters.push(check);
+        }
+      };
+      check();
+    });
+  }
+
+  /** Writes `pieces`, each its own write, `gapMs` apart. */
+  async send(pieces: Array<string | Buffer>, gapMs = 0): Promise<void> {
+    for (const p of pieces) {
+      this.sock.write(typeof p === "string" ? Buffer.from(p, "latin1") : p);
+      if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+    }
+  }
+
+  /** The next response (a 1xx counts as one). `head`: it answers a HEAD request. */
+  async response(opts: { head?: boolean; ms?: number } = {}): Promise<ParsedResponse> {
+    await this.until(
+      () => {
+        if (this.queue.length > 0) return true;
+        const next = parseNext(this.buf, this.pos, { head: opts.head === true, eof: this.closed });
+        if (next === null) {
+          if (this.closed) throw new Error(`the connection closed before a complete response; got: ${JSON.stringify(this.rest().slice(0, 400))}`);
+          return false;
+        }
+        this.queue.push(...next.responses);
+        this.pos = next.end;
+        return true;
+      },
+      opts.ms ?? 5000,
+      "a response",
+    );
+    return this.queue.shift()!;
+  }
+
+  /** Resolves true if the server closes the connection within `ms`. */
+  async waitClosed(ms: number): Promise<boolean> {
+    try {
+      await this.until(() => this.closed, ms, "the close");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** What arrived after the last parsed response, as latin1. */
+  rest(): string {
+    return this.buf.toString("latin1", this.pos);
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Destroys every session still open (for `after()`). */
+export function destroySessions(): void {
+  for (const s of sessions) s.destroy();
 }

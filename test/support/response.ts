@@ -1,6 +1,6 @@
 /**
  * The tests' HTTP/1.1 response parser: cuts what a server sent into responses and hands each one's status,
- * headers and body to assertions. The framing (where a response ends: Content-Length, chunked, or the close) is
+ * fields and body to assertions. The framing (where a response ends: Content-Length, chunked, or the close) is
  * followed by the load generator's own parser, src/bench/parser.ts, which is strict and tested; this file only
  * reads the fields and the body out of the bytes that parser delimited, so there is one framing reader to trust.
  */
@@ -8,11 +8,16 @@ import { ResponseParser } from "../../src/bench/parser.ts";
 
 export interface ParsedResponse {
   status: number;
+  statusLine: string;
   reason: string;
   /** Field values by lower-case name, in the order sent. */
   headers: Record<string, string[]>;
+  /** [name as sent, value] in the order sent. */
+  fields: Array<[string, string]>;
   /** The body, decoded from chunked framing if it was chunked; latin1. */
   body: string;
+  /** A chunked body's trailer fields, [name as sent, value]. */
+  trailers: Array<[string, string]>;
 }
 
 /**
@@ -23,28 +28,35 @@ export interface ParsedResponse {
 export function parseResponses(text: string | Buffer, headRequests = 0): ParsedResponse[] {
   const bytes = typeof text === "string" ? Buffer.from(text, "latin1") : text;
   const out: ParsedResponse[] = [];
-  let heads = headRequests;
+  let pos = 0;
+  while (pos < bytes.length) {
+    const next = parseNext(bytes, pos, { head: out.filter((r) => r.status >= 200).length < headRequests, eof: true });
+    if (next === null) throw new Error(`incomplete response at byte ${pos}: ${excerpt(bytes, pos)}`);
+    out.push(...next.responses);
+    pos = next.end;
+  }
+  return out;
+}
+
+/**
+ * The next final response in b[pos…) with the interim (1xx) ones before it, and where it ends; or the interim
+ * responses alone if no final one has begun; null if nothing complete is there yet. `head`: it answers a HEAD request. `eof`: the connection has closed, so a response framed by the
+ * close is complete (and interim responses alone are all there is). Throws if the bytes are malformed.
+ */
+export function parseNext(b: Buffer, pos: number, opts: { head?: boolean; eof?: boolean } = {}): { responses: ParsedResponse[]; end: number } | null {
+  if (pos >= b.length) return null;
   let done = false;
   const parser = new ResponseParser(() => {
     done = true;
     parser.halt();
   });
-  let pos = 0;
-  while (pos < bytes.length) {
-    done = false;
-    parser.headRequests = heads > 0;
-    if (!parser.feed(bytes, pos, bytes.length)) throw new Error(`malformed response at byte ${pos} (${parser.error}): ${excerpt(bytes, pos)}`);
-    if (!done) {
-      // The rest of the stream is one response read to the close, interim responses only, or a response cut short.
-      if (parser.finish() === "truncated") throw new Error(`incomplete response at byte ${pos}: ${excerpt(bytes, pos)}`);
-      out.push(...split(bytes, pos, bytes.length, false));
-      break;
-    }
-    out.push(...split(bytes, pos, parser.stoppedAt, heads > 0));
-    if (heads > 0) heads--;
-    pos = parser.stoppedAt;
-  }
-  return out;
+  parser.headRequests = opts.head === true;
+  if (!parser.feed(b, pos, b.length)) throw new Error(`malformed response at byte ${pos} (${parser.error}): ${excerpt(b, pos)}`);
+  if (done) return { responses: split(b, pos, parser.stoppedAt, opts.head === true), end: parser.stoppedAt };
+  // Between responses after all the bytes: what came were interim responses, each complete.
+  if (!parser.inResponse) return { responses: split(b, pos, b.length, false), end: b.length };
+  if (opts.eof !== true || parser.finish() === "truncated") return null;
+  return { responses: split(b, pos, b.length, false), end: b.length };
 }
 
 /** The bytes [start, end) the framing parser found to be one final response, after any interim ones. */
@@ -54,35 +66,44 @@ function split(b: Buffer, start: number, end: number, head: boolean): ParsedResp
   for (;;) {
     const headEnd = b.indexOf("\r\n\r\n", pos, "latin1");
     const lines = b.toString("latin1", pos, headEnd).split("\r\n");
-    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]!)!;
+    const statusLine = lines[0]!;
+    const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(statusLine)!;
+    const fields = lines.slice(1).map(field);
     const headers: Record<string, string[]> = {};
-    for (const l of lines.slice(1)) {
-      const i = l.indexOf(":");
-      (headers[l.slice(0, i).toLowerCase()] ??= []).push(l.slice(i + 1).trim());
-    }
+    for (const [k, v] of fields) (headers[k.toLowerCase()] ??= []).push(v);
     const status = Number(m[1]);
+    const r: ParsedResponse = { status, statusLine, reason: m[2]!, headers, fields, body: "", trailers: [] };
+    out.push(r);
     pos = headEnd + 4;
-    if (status >= 200 || pos >= end) {
-      const noBody = head || status < 200 || status === 204 || status === 304;
-      const chunked = /(^|[\s,])chunked$/i.test(headers["transfer-encoding"]?.at(-1) ?? "");
-      const body = noBody ? "" : chunked ? dechunk(b, pos) : b.toString("latin1", pos, end);
-      out.push({ status, reason: m[2]!, headers, body });
-      return out;
-    }
-    out.push({ status, reason: m[2]!, headers, body: "" });
+    if (status < 200 && pos < end) continue;
+    if (head || status < 200 || status === 204 || status === 304) return out;
+    if (/(^|[\s,])chunked$/i.test(headers["transfer-encoding"]?.at(-1) ?? "")) dechunk(b, pos, r);
+    else r.body = b.toString("latin1", pos, end);
+    return out;
   }
 }
 
-/** The data of a chunked body that starts at `pos` (already checked well-framed by the framing parser). */
-function dechunk(b: Buffer, pos: number): string {
-  let body = "";
+/** Decodes the chunked body that starts at `pos` (already checked well-framed by the framing parser) into `r`. */
+function dechunk(b: Buffer, pos: number, r: ParsedResponse): void {
   for (;;) {
     const le = b.indexOf("\r\n", pos, "latin1");
     const size = parseInt(b.toString("latin1", pos, le), 16);
-    if (size === 0) return body;
-    body += b.toString("latin1", le + 2, le + 2 + size);
-    pos = le + 2 + size + 2;
+    pos = le + 2;
+    if (size === 0) break;
+    r.body += b.toString("latin1", pos, pos + size);
+    pos += size + 2;
   }
+  for (;;) {
+    const le = b.indexOf("\r\n", pos, "latin1");
+    if (le === pos) return;
+    r.trailers.push(field(b.toString("latin1", pos, le)));
+    pos = le + 2;
+  }
+}
+
+function field(line: string): [string, string] {
+  const i = line.indexOf(":");
+  return [line.slice(0, i), line.slice(i + 1).trim()];
 }
 
 function excerpt(b: Buffer, pos: number): string {
