@@ -13,6 +13,8 @@ export interface RawOptions {
   timeoutMs?: number;
   /** Pause between chunks, so each arrives in its own read. */
   gapMs?: number;
+  /** Without gapMs: still let the event loop turn (setImmediate) between chunks, so each is its own write. */
+  yieldBetween?: boolean;
   /** Half-close (send FIN) after the last chunk. */
   end?: boolean;
   host?: string;
@@ -35,6 +37,12 @@ export interface RawResult {
   reset: boolean;
   /** The socket error's code ("ECONNRESET", "ECONNREFUSED", …), or "" if none. */
   error: string;
+  /** With `responses`: how many final responses were complete when the client stopped. */
+  responses: number;
+  /** With `responses`: why the framing parser found the bytes malformed, or null. */
+  malformed: string | null;
+  /** The client's local port (0 if it never connected). */
+  localPort: number;
   /** performance.now() when the last bytes arrived (0 if none did), and when the client stopped. */
   lastDataAt: number;
   endedAt: number;
@@ -54,6 +62,7 @@ export function raw(port: number, chunks: Array<string | Buffer> | string, opts:
     let error = "";
     let lastDataAt = 0;
     let done = false;
+    let localPort = 0;
     let idle: NodeJS.Timeout | undefined;
     let complete = 0;
     const counter = opts.responses === undefined ? null : new ResponseParser(() => complete++);
@@ -64,13 +73,13 @@ export function raw(port: number, chunks: Array<string | Buffer> | string, opts:
       clearTimeout(timer);
       clearTimeout(idle);
       sock.destroy();
-      resolve({ text: Buffer.concat(got).toString("latin1"), closed, reset, error, lastDataAt, endedAt: performance.now() });
+      resolve({ text: Buffer.concat(got).toString("latin1"), closed, reset, error, responses: complete, malformed: counter?.error ?? null, localPort, lastDataAt, endedAt: performance.now() });
     };
     const timer = setTimeout(() => finish(false), timeoutMs);
     sock.on("data", (d: Buffer) => {
       got.push(d);
       lastDataAt = performance.now();
-      if (counter !== null && counter.feed(d, 0, d.length) && complete >= opts.responses!) return finish(false);
+      if (counter !== null && counter.error === null && counter.feed(d, 0, d.length) && complete >= opts.responses!) return finish(false);
       if (opts.idleMs !== undefined) {
         clearTimeout(idle);
         idle = setTimeout(() => finish(false), opts.idleMs);
@@ -83,10 +92,12 @@ export function raw(port: number, chunks: Array<string | Buffer> | string, opts:
     sock.on("close", () => finish(true));
     sock.on("end", () => finish(true));
     sock.on("connect", async () => {
+      localPort = sock.localPort ?? 0;
       for (const c of list) {
         if (sock.destroyed) return;
         sock.write(typeof c === "string" ? Buffer.from(c, "latin1") : c);
         if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+        else if (opts.yieldBetween) await new Promise((r) => setImmediate(r));
       }
       if (opts.end) sock.end();
     });
