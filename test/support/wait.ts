@@ -48,3 +48,23 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+/**
+ * Waits until something accepts connections on 127.0.0.1:`port`, polling every 50 ms; throws `why()` after `ms`
+ * or as soon as `running()` says the process meant to listen is gone.
+ */
+export async function accepting(port: number, ms: number, running: () => boolean, why: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, "127.0.0.1", () => {
+        s.destroy();
+        r(true);
+      });
+      s.on("error", () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline || !running()) throw new Error(why());
+    await sleep(50);
+  }
+}
