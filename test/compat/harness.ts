@@ -4,7 +4,7 @@
  * to both, and compare what came back: status, the headers that matter (content-type, location, each Set-Cookie,
  * x-*, access-control-*, and what a case names) and the body's bytes. A mismatch fails with a readable diff.
  *
- * Every process started here is killed by pid in `after()` (oryx through test/e2e/pool.ts's launch/cleanup).
+ * Every process started here is killed by pid in `after()` (oryx through test/support/pool.ts's launch/cleanup).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";

@@ -1,5 +1,5 @@
 /**
- * One refusal table (test/refusal-table.ts), two kinds of app, through the real CLI (-w 2): a fetch app and an
+ * One refusal table (test/support/refusal-table.ts), two kinds of app, through the real CLI (-w 2): a fetch app and an
  * Express app, each writing every request it is handed to a file. Every refused request gets the same bytes
  * from both (but the Date), `Connection: close` and a closed connection; a valid request appended after it is
  * never answered; the app is handed no request (a body-framing refusal: the request, but never its body's end).
