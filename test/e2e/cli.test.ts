@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SETTINGS } from "../../src/config/settings.ts";
 import { CLI, ROOT, runCli } from "../support/cli.ts";
-import { raw } from "../support/client.ts";
+import { getOnce as get, raw, tryConnect } from "../support/client.ts";
 import { parseResponses } from "../support/response.ts";
 import { sleep } from "../support/wait.ts";
 
@@ -109,14 +109,6 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-/** One GET on its own connection (closed after), parsed. */
-async function get(port: number, target: string, extra = ""): Promise<{ status: number; body: string; headers: Record<string, string[]> }> {
-  const r = await raw(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`, { timeoutMs: 5000 });
-  const rs = parseResponses(r.text);
-  assert.equal(rs.length, 1, `one response expected for ${target}, got ${JSON.stringify(r.text)}`);
-  return rs[0]!;
-}
-
 /** A connection kept open, for keep-alive and shutdown tests. */
 function openConn(port: number): Promise<{ write(s: string): void; text(): string; closed: Promise<number> }> {
   return new Promise((resolve, reject) => {
@@ -130,18 +122,6 @@ function openConn(port: number): Promise<{ write(s: string): void; text(): strin
       sock.off("error", reject);
       resolve({ write: (s) => void sock.write(s, "latin1"), text: () => text, closed });
     });
-  });
-}
-
-/** Resolves with the error code of a connection attempt, or "connected". */
-function tryConnect(port: number, host = "127.0.0.1"): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, host);
-    sock.on("connect", () => {
-      sock.destroy();
-      resolve("connected");
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { ResponseParser } from "../../src/bench/parser.ts";
-import { parseNext, type ParsedResponse } from "./response.ts";
+import { parseNext, parseResponses, type ParsedResponse } from "./response.ts";
 
 export interface RawOptions {
   /** Give up (and report `closed: false`) after this long; default 2 s. */
@@ -101,6 +101,29 @@ export function raw(port: number, chunks: Array<string | Buffer> | string, opts:
       }
       if (opts.end) sock.end();
     });
+  });
+}
+
+/**
+ * One GET on its own connection (`Connection: close`, `extra` header lines before it): its one response. Throws,
+ * with what came, if there was not exactly one.
+ */
+export async function getOnce(port: number, target = "/", extra = "", timeoutMs = 5000): Promise<ParsedResponse> {
+  const r = await raw(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`, { timeoutMs });
+  const rs = parseResponses(r.text);
+  if (rs.length !== 1) throw new Error(`one response expected for ${target}, got ${JSON.stringify(r.text)}`);
+  return rs[0]!;
+}
+
+/** Resolves with the error code of a connection attempt ("ECONNREFUSED", …), or "connected". */
+export function tryConnect(port: number, host = "127.0.0.1"): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, host);
+    sock.on("connect", () => {
+      sock.destroy();
+      resolve("connected");
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
 

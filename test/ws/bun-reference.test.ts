@@ -6,39 +6,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
 import { ROOT, startCli } from "../support/cli.ts";
 import { raw } from "../support/client.ts";
+import { accepting, freePort } from "../support/wait.ts";
 import { connectWs, handshake } from "../support/ws.ts";
 
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
 const APP = "test/fixtures/ws/bun-chat.ts";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 async function transcript(port: number): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -66,7 +42,7 @@ test("the Bun-shaped app gives the same transcript on Bun and on oryx -w 2", { s
   const bun = spawn(BUN, ["run", APP], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
   let onBun: unknown[];
   try {
-    await waitPort(port);
+    await accepting(port, 10_000, () => bun.exitCode === null, () => `nothing listens on ${port}`);
     onBun = await transcript(port);
   } finally {
     bun.kill();
