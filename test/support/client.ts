@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { ResponseParser } from "../../src/bench/parser.ts";
-import { parseNext, parseResponses, type ParsedResponse } from "./response.ts";
+import { completeResponses, parseNext, parseResponses, type ParsedResponse } from "./response.ts";
 
 export interface RawOptions {
   /** Give up (and report `closed: false`) after this long; default 2 s. */
@@ -131,42 +131,58 @@ export function tryConnect(port: number, host = "127.0.0.1"): Promise<string> {
 const sessions = new Set<Session>();
 
 /**
- * A conversation on one raw connection: write some bytes, read the next response, write more, see whether and
- * when the server closes. Responses are cut by the shared parser (support/response.ts).
+ * A conversation on one raw connection: write some bytes, wait for what comes (as text, as the next response, or
+ * as N responses), write more, see whether and when the server closes. Records when each read arrived
+ * (performance.now()), for tests that must act between reads. Responses are cut by the shared parser.
  */
 export class Session {
   readonly sock: net.Socket;
+  /** Each read as it arrived. */
+  readonly chunks: Array<{ at: number; data: Buffer }> = [];
+  readonly startedAt = performance.now();
+  closed = false;
+  /** performance.now() at the close (the server's FIN or the socket's close, whichever came first). */
+  closedAt = 0;
+  /** The socket saw an error (a reset). */
+  reset = false;
   private buf = Buffer.alloc(0);
+  /** Where `response()` has read up to in `buf`. */
   private pos = 0;
   /** Parsed but not yet handed out (interim responses arrive with or before their final one). */
   private queue: ParsedResponse[] = [];
-  closed = false;
-  /** performance.now() at the close. */
-  closedAt = 0;
   private waiters: Array<() => void> = [];
 
-  private constructor(sock: net.Socket) {
+  private constructor(sock: net.Socket, paused: boolean) {
     this.sock = sock;
     sock.setNoDelay(true);
-    sock.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
+    // A paused session reads nothing: no 'data' listener, so the socket never flows.
+    if (!paused) {
+      sock.on("data", (d: Buffer) => {
+        this.chunks.push({ at: performance.now(), data: d });
+        this.buf = Buffer.concat([this.buf, d]);
+        this.wake();
+      });
+    }
+    sock.on("error", () => {
+      this.reset = true;
     });
-    sock.on("error", () => {});
-    sock.on("close", () => {
+    const onClosed = (): void => {
+      if (this.closed) return;
       this.closed = true;
       this.closedAt = performance.now();
       sessions.delete(this);
       this.wake();
-    });
+    };
+    sock.on("end", onClosed);
+    sock.on("close", onClosed);
     sessions.add(this);
   }
 
-  /** Connects to 127.0.0.1:`port`. */
-  static open(port: number): Promise<Session> {
+  /** Connects to 127.0.0.1:`port`; `paused`: read nothing at all. */
+  static open(port: number, opts: { paused?: boolean } = {}): Promise<Session> {
     return new Promise((resolve, reject) => {
       const sock = net.connect(port, "127.0.0.1");
-      const c = new Session(sock);
+      const c = new Session(sock, opts.paused ?? false);
       sock.once("connect", () => resolve(c));
       sock.once("error", reject);
     });
@@ -178,10 +194,10 @@ export class Session {
     for (const f of w) f();
   }
 
-  /** Resolves when `pred` holds (checked on every arrival); rejects after `ms`. */
-  private until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  /** Resolves when `pred` holds (checked on every arrival and at the close); rejects after `ms`. */
+  private until(pred: () => boolean, ms: number, what: () => string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; got so far: ${JSON.stringify(this.rest().slice(0, 400))}`)), ms);
+      const timer = setTimeout(() => reject(new Error(what())), ms);
       const check = (): void => {
         let ok = false;
         try {
@@ -202,15 +218,66 @@ export class Session {
     });
   }
 
+  get localPort(): number {
+    return this.sock.localPort ?? 0;
+  }
+
+  /** Everything received so far, as latin1. */
+  get text(): string {
+    return this.buf.toString("latin1");
+  }
+
+  write(data: string | Buffer): boolean {
+    return this.sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+  }
+
   /** Writes `pieces`, each its own write, `gapMs` apart. */
   async send(pieces: Array<string | Buffer>, gapMs = 0): Promise<void> {
     for (const p of pieces) {
-      this.sock.write(typeof p === "string" ? Buffer.from(p, "latin1") : p);
+      this.write(p);
       if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
     }
   }
 
-  /** The next response (a 1xx counts as one). `head`: it answers a HEAD request. */
+  /** Waits until `pred(text)` holds and returns the text; rejects (with what arrived) after `ms` or at a close without it. */
+  async waitFor(pred: (text: string) => boolean, ms = 2000, what = "the expected bytes"): Promise<string> {
+    await this.until(
+      () => {
+        if (pred(this.text)) return true;
+        if (this.closed) throw new Error(`${what} did not arrive (closed=true); got ${JSON.stringify(this.text.slice(0, 600))}`);
+        return false;
+      },
+      ms,
+      () => `${what} did not arrive (closed=${this.closed}); got ${JSON.stringify(this.text.slice(0, 600))}`,
+    );
+    return this.text;
+  }
+
+  /** When `marker` first appeared in what was received, or undefined. */
+  firstArrival(marker: string): number | undefined {
+    let text = "";
+    for (const c of this.chunks) {
+      text += c.data.toString("latin1");
+      if (text.includes(marker)) return c.at;
+    }
+    return undefined;
+  }
+
+  /** Waits for `n` complete final responses from the start of the connection and returns them all, interim ones too. */
+  async responses(n: number, ms = 2000, headRequests = 0): Promise<ParsedResponse[]> {
+    let got: ParsedResponse[] = [];
+    await this.waitFor(
+      () => {
+        got = completeResponses(this.buf, headRequests);
+        return got.filter((r) => r.status >= 200).length >= n;
+      },
+      ms,
+      `${n} response(s)`,
+    );
+    return got;
+  }
+
+  /** The next response after those already taken (a 1xx counts as one). `head`: it answers a HEAD request. */
   async response(opts: { head?: boolean; ms?: number } = {}): Promise<ParsedResponse> {
     await this.until(
       () => {
@@ -225,22 +292,22 @@ export class Session {
         return true;
       },
       opts.ms ?? 5000,
-      "a response",
+      () => `timed out after ${opts.ms ?? 5000} ms waiting for a response; got so far: ${JSON.stringify(this.rest().slice(0, 400))}`,
     );
     return this.queue.shift()!;
   }
 
   /** Resolves true if the server closes the connection within `ms`. */
-  async waitClosed(ms: number): Promise<boolean> {
+  async waitClosed(ms = 2000): Promise<boolean> {
     try {
-      await this.until(() => this.closed, ms, "the close");
+      await this.until(() => this.closed, ms, () => "the close");
       return true;
     } catch {
       return false;
     }
   }
 
-  /** What arrived after the last parsed response, as latin1. */
+  /** What arrived after the responses `response()` has taken, as latin1. */
   rest(): string {
     return this.buf.toString("latin1", this.pos);
   }

@@ -27,15 +27,31 @@ export interface ParsedResponse {
  */
 export function parseResponses(text: string | Buffer, headRequests = 0): ParsedResponse[] {
   const bytes = typeof text === "string" ? Buffer.from(text, "latin1") : text;
-  const out: ParsedResponse[] = [];
+  const { responses, end } = read(bytes, headRequests, true);
+  if (end < bytes.length) throw new Error(`incomplete response at byte ${end}: ${excerpt(bytes, end)}`);
+  return responses;
+}
+
+/**
+ * The complete responses at the start of `text`: an incomplete last one is left out, and so is one framed by the
+ * close (it is never complete while the connection is open). Throws if the bytes are malformed.
+ */
+export function completeResponses(text: string | Buffer, headRequests = 0): ParsedResponse[] {
+  return read(typeof text === "string" ? Buffer.from(text, "latin1") : text, headRequests, false).responses;
+}
+
+/** Responses from the start of `b` for as long as they are complete; where the first incomplete one begins. */
+function read(b: Buffer, headRequests: number, eof: boolean): { responses: ParsedResponse[]; end: number } {
+  const responses: ParsedResponse[] = [];
+  let heads = headRequests;
   let pos = 0;
-  while (pos < bytes.length) {
-    const next = parseNext(bytes, pos, { head: out.filter((r) => r.status >= 200).length < headRequests, eof: true });
-    if (next === null) throw new Error(`incomplete response at byte ${pos}: ${excerpt(bytes, pos)}`);
-    out.push(...next.responses);
+  for (;;) {
+    const next = parseNext(b, pos, { head: heads > 0, eof });
+    if (next === null) return { responses, end: pos };
+    responses.push(...next.responses);
+    if (heads > 0 && next.responses.at(-1)!.status >= 200) heads--;
     pos = next.end;
   }
-  return out;
 }
 
 /**
