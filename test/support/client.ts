@@ -151,18 +151,13 @@ export class Session {
   /** Parsed but not yet handed out (interim responses arrive with or before their final one). */
   private queue: ParsedResponse[] = [];
   private waiters: Array<() => void> = [];
+  private reading = false;
 
   private constructor(sock: net.Socket, paused: boolean) {
     this.sock = sock;
     sock.setNoDelay(true);
-    // A paused session reads nothing: no 'data' listener, so the socket never flows.
-    if (!paused) {
-      sock.on("data", (d: Buffer) => {
-        this.chunks.push({ at: performance.now(), data: d });
-        this.buf = Buffer.concat([this.buf, d]);
-        this.wake();
-      });
-    }
+    // A paused session reads nothing (no 'data' listener, so the socket never flows) until resume().
+    if (!paused) this.resume();
     sock.on("error", () => {
       this.reset = true;
     });
@@ -178,7 +173,18 @@ export class Session {
     sessions.add(this);
   }
 
-  /** Connects to 127.0.0.1:`port`; `paused`: read nothing at all. */
+  /** Starts reading (a session opened `paused` reads nothing before this). */
+  resume(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.sock.on("data", (d: Buffer) => {
+      this.chunks.push({ at: performance.now(), data: d });
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake();
+    });
+  }
+
+  /** Connects to 127.0.0.1:`port`; `paused`: read nothing until resume(). */
   static open(port: number, opts: { paused?: boolean } = {}): Promise<Session> {
     return new Promise((resolve, reject) => {
       const sock = net.connect(port, "127.0.0.1");
