@@ -1,6 +1,6 @@
 /**
  * A client that sends a request body in the chunked coding, in chunks as small as 1 byte, and the /proc figures
- * to see what that costs a worker (bench/soak-body.ts and test/server/body-memory.test.ts, issue 18).
+ * to see what that costs a worker (bench/soak-body.ts and test/e2e/body-memory.test.ts, issue 18).
  *
  * The body is the bytes a..z repeated. Its chunk text is built once per call as a block of about 64 KiB (whole
  * chunks, a multiple of 26 bytes of data) and written again and again, so even millions of chunks cost the client

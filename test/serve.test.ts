@@ -11,7 +11,8 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { serve, ListenError, type ServeOptions } from "../src/index.ts";
 import { SETTINGS, SETTING_SCOPES } from "../src/config/settings.ts";
-import { selfSigned, type Pem } from "./e2e/certs.ts";
+import { selfSigned, type Pem } from "./support/certs.ts";
+import { raw } from "./support/client.ts";
 
 let dir: string;
 let cert: Pem;
@@ -52,13 +53,7 @@ describe("serve()", () => {
     for (let i = 0; i < 100; i++) {
       const s = serve({ fetch: () => new Response(String(i)), port: 0, onListen: false });
       await s.ready();
-      const body = await new Promise<string>((resolve, reject) => {
-        const c = net.connect(s.port, "127.0.0.1", () => c.end("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-        let got = "";
-        c.on("data", (d) => (got += d));
-        c.on("close", () => resolve(got));
-        c.on("error", reject);
-      });
+      const body = (await raw(s.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", { end: true, timeoutMs: 10_000 })).text;
       assert.match(body, new RegExp(`\\r\\n\\r\\n${i}$`));
       await s.close();
     }
@@ -139,13 +134,7 @@ describe("serve()", () => {
     const overUnix = serve({ fetch: (req) => new Response(req.url), unix: sock, onListen: false });
     await overUnix.ready();
     assert.equal(overUnix.url, `unix:${sock}`);
-    const got = await new Promise<string>((resolve, reject) => {
-      const c = net.connect(sock, () => c.end("GET /u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
-      let b = "";
-      c.on("data", (d) => (b += d));
-      c.on("close", () => resolve(b));
-      c.on("error", reject);
-    });
+    const got = (await raw(0, "GET /u HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", { path: sock, end: true, timeoutMs: 10_000 })).text;
     assert.match(got, /\r\n\r\nhttp:\/\/localhost\/u$/);
     await overUnix.close();
   });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parseResponses, raw, startServer } from "./helpers.ts";
+import { raw } from "./support/client.ts";
+import { parseResponses } from "./support/response.ts";
+import { startServer } from "./support/server.ts";
 
 test("smoke: hello over fetch and over a raw socket, pipelined", async () => {
   const s = await startServer(() => new Response("Hello, World!"));

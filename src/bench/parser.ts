@@ -8,6 +8,8 @@
  * with both Content-Length and Transfer-Encoding is malformed, and so are differing Content-Lengths.
  */
 
+import { CR, FIELD_VALUE, HEX, HTAB, LF, SP, TCHAR } from "../http/chars.ts";
+
 /** Called for every final (non-1xx) response once its body is complete; `close` if the connection ends after it. */
 export type OnResponse = (status: number, close: boolean) => void;
 
@@ -25,28 +27,13 @@ const TRAILER_LF = 10;
 const TRAILER_END_LF = 11;
 const BODY_EOF = 12;
 
-const CR = 13;
-const LF = 10;
-const SP = 32;
-const HTAB = 9;
 const MAX_HEAD = 64 * 1024;
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const PREFIX = Buffer.from("HTTP/1.", "latin1");
 
-/** tchar: the bytes of a header name. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
-
-/** HTAB, SP, VCHAR, obs-text: what a field value or reason phrase may hold. */
+/** HTAB, SP, VCHAR, obs-text: what a field value or reason phrase may hold (the engine's own table). */
 function textByte(c: number): boolean {
-  return c === HTAB || (c >= 0x20 && c !== 0x7f);
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20;
-  if (l >= 97 && l <= 102) return l - 87;
-  return -1;
+  return FIELD_VALUE[c] === 1;
 }
 
 /** Case-insensitive match of b[start, start+word.length) against a lower-case ASCII word. */
@@ -67,6 +54,11 @@ export class ResponseParser {
   error: string | null = null;
   /** The method was HEAD: no response has a body. */
   headRequests = false;
+  /**
+   * Where the last feed() stopped. After halt() in onResponse that is just past the response that completed,
+   * which lets a caller cut a stream into responses (the tests' parser does; the load generator does not).
+   */
+  stoppedAt = 0;
 
   private state = HEAD;
   /** Bytes of the current response seen (true from its first byte until it completes). */
@@ -148,6 +140,7 @@ export class ResponseParser {
         }
       }
     }
+    this.stoppedAt = pos;
     return true;
   }
 
@@ -355,7 +348,7 @@ export class ResponseParser {
   private chunkByte(c: number): boolean {
     switch (this.state) {
       case CHUNK_SIZE: {
-        const h = hexValue(c);
+        const h = HEX[c]!;
         if (h >= 0) {
           if (++this.chunkDigits > 13) return this.bad("chunk size too large");
           this.remaining = this.remaining * 16 + h;

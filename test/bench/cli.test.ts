@@ -12,7 +12,8 @@ import { after, before, describe, test } from "node:test";
 import { benchMain } from "../../src/bench/cli.ts";
 import type { Client3Report } from "../../src/bench/client3.ts";
 import type { BenchReport } from "../../src/bench/report.ts";
-import { ROOT, runCli, startServer, type TestServer } from "../helpers.ts";
+import { ROOT, runCli } from "../support/cli.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 import { captureIO, deadPort, fixedServer, OK, type FixedServer } from "./fixtures.ts";
 
 const cleanup: Array<() => Promise<void> | void> = [];

@@ -4,15 +4,17 @@
  * to both, and compare what came back: status, the headers that matter (content-type, location, each Set-Cookie,
  * x-*, access-control-*, and what a case names) and the body's bytes. A mismatch fails with a readable diff.
  *
- * Every process started here is killed by pid in `after()` (oryx through test/e2e/pool.ts's launch/cleanup).
+ * Every process started here is killed by pid in `after()` (oryx through test/support/pool.ts's launch/cleanup).
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { LOCAL, ROOT, cleanup, ensureBuilt, launch, stop, workersGone, type Oryx } from "../e2e/pool.ts";
+import { ensureBuilt, ROOT } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { cleanup, launch, LOCAL, type Oryx, stop, workersGone } from "../support/pool.ts";
+import { parseResponses, type ParsedResponse } from "../support/response.ts";
 
 export { ROOT };
 
@@ -161,7 +163,7 @@ async function sendRaw(port: number, spec: RequestSpec): Promise<Reply> {
   const lines = [`${method} ${spec.path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, "Connection: close"];
   for (const [k, v] of Object.entries(spec.headers ?? {})) lines.push(`${k}: ${v}`);
   if (spec.body !== undefined) lines.push(`Content-Length: ${body.length}`);
-  const r = await rawExchange(port, Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]), spec.timeoutMs ?? 10_000);
+  const r = await raw(port, [Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body])], { timeoutMs: spec.timeoutMs ?? 10_000 });
   const empty = { status: 0, statusText: "", headers: new Map<string, string>(), setCookie: [], body: Buffer.alloc(0), clientPort: r.localPort };
   if (!r.closed) return { ...empty, error: `no EOF in time; got ${JSON.stringify(r.text.slice(0, 300))}` };
   if (r.text === "") return { ...empty, error: r.reset ? "connection reset without a response" : "EOF without a response" };
@@ -170,89 +172,24 @@ async function sendRaw(port: number, spec: RequestSpec): Promise<Reply> {
   return { ...parsed, clientPort: r.localPort };
 }
 
-/** Writes `request` on a new connection and collects everything until the server closes (or `timeoutMs`). */
-function rawExchange(port: number, request: Buffer, timeoutMs: number): Promise<{ text: string; closed: boolean; reset: boolean; localPort: number }> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    const got: Buffer[] = [];
-    let reset = false;
-    let localPort = 0;
-    let done = false;
-    const finish = (closed: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve({ text: Buffer.concat(got).toString("latin1"), closed, reset, localPort });
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    sock.on("data", (d: Buffer) => got.push(d));
-    sock.on("error", () => {
-      reset = true;
-    });
-    sock.on("close", () => finish(true));
-    sock.on("connect", () => {
-      localPort = sock.localPort ?? 0;
-      sock.write(request);
-    });
-  });
-}
-
 /**
- * Parses exactly one HTTP/1.1 response that fills `buf` (the connection closed after it): framed by
- * Content-Length, chunked, or by the close. A string says why not: incomplete (a cut body), bytes after it, …
+ * Reads exactly one HTTP/1.1 response that fills `buf` (the connection closed after it): framed by
+ * Content-Length, chunked, or by the close. A string says why not: malformed, incomplete, bytes after it, …
  */
 export function parseOne(buf: Buffer, head: boolean): Reply | string {
-  const text = buf.toString("latin1");
-  const end = text.indexOf("\r\n\r\n");
-  if (end < 0) return "incomplete head";
-  const lines = text.slice(0, end).split("\r\n");
-  const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]!);
-  if (!m) return `bad status line ${JSON.stringify(lines[0])}`;
-  const fields: Record<string, string[]> = {};
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(":");
-    if (i <= 0) return `bad field line ${JSON.stringify(l)}`;
-    (fields[l.slice(0, i).toLowerCase()] ??= []).push(l.slice(i + 1).trim());
+  let rs: ParsedResponse[];
+  try {
+    rs = parseResponses(buf, head ? 1 : 0);
+  } catch (err) {
+    return (err as Error).message;
   }
-  const status = Number(m[1]);
-  let pos = end + 4;
-  let body = "";
-  if (head || status === 204 || status === 304 || status < 200) {
-    // no body
-  } else if (fields["transfer-encoding"] !== undefined) {
-    if (fields["transfer-encoding"].join(",").toLowerCase().trim() !== "chunked") return `unexpected Transfer-Encoding ${fields["transfer-encoding"]}`;
-    for (;;) {
-      const le = text.indexOf("\r\n", pos);
-      if (le < 0) return "incomplete chunked body (no chunk size line)";
-      const size = parseInt(text.slice(pos, le), 16);
-      if (!Number.isInteger(size) || size < 0) return `bad chunk size ${JSON.stringify(text.slice(pos, le))}`;
-      pos = le + 2;
-      if (size === 0) {
-        // Trailers (none expected), then the final CRLF.
-        const te = text.indexOf("\r\n", pos);
-        if (te < 0) return "incomplete chunked body (no final CRLF)";
-        pos = te + 2;
-        break;
-      }
-      if (pos + size + 2 > text.length) return "incomplete chunked body (a cut chunk)";
-      body += text.slice(pos, pos + size);
-      if (text.slice(pos + size, pos + size + 2) !== "\r\n") return "chunk not followed by CRLF";
-      pos += size + 2;
-    }
-  } else if (fields["content-length"] !== undefined) {
-    const n = Number(fields["content-length"][0]);
-    if (pos + n > text.length) return `incomplete body (${text.length - pos} of ${n} bytes)`;
-    body = text.slice(pos, pos + n);
-    pos += n;
-  } else {
-    body = text.slice(pos);
-    pos = text.length;
-  }
-  if (pos !== text.length) return `${text.length - pos} bytes after the response`;
+  if (rs.length !== 1) return `${rs.length} responses where one was expected`;
+  const r = rs[0]!;
+  const te = r.headers["transfer-encoding"];
+  if (te !== undefined && te.join(",").toLowerCase().trim() !== "chunked") return `unexpected Transfer-Encoding ${te}`;
   const headers = new Map<string, string>();
-  for (const [k, vs] of Object.entries(fields)) if (k !== "set-cookie") headers.set(k, vs.join(", "));
-  return { status, statusText: m[2]!, headers, setCookie: fields["set-cookie"] ?? [], body: Buffer.from(body, "latin1"), fields };
+  for (const [k, vs] of Object.entries(r.headers)) if (k !== "set-cookie") headers.set(k, vs.join(", "));
+  return { status: r.status, statusText: r.reason, headers, setCookie: r.headers["set-cookie"] ?? [], body: Buffer.from(r.body, "latin1"), fields: r.headers };
 }
 
 // ─── comparing ──────────────────────────────────────────────────────────────────────────────────────────────

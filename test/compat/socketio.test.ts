@@ -13,9 +13,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { io, type Socket } from "socket.io-client";
-import { within } from "../e2e/pool.ts";
+import { type Oryx } from "../support/pool.ts";
+import { within } from "../support/wait.ts";
 import { appPath, send, startOryx, startUsual, stopAll, type Usual } from "./harness.ts";
-import type { Oryx } from "../e2e/pool.ts";
 
 after(() => stopAll());
 

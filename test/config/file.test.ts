@@ -21,7 +21,7 @@ import {
   type OryxConfig,
 } from "../../src/config/file.ts";
 import { SETTINGS, UsageError, type Settings } from "../../src/config/settings.ts";
-import { ROOT } from "../helpers.ts";
+import { ROOT } from "../support/cli.ts";
 
 const dir = mkdtempSync(path.join(tmpdir(), "oryx-config-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -10,8 +10,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renam
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../helpers.ts";
-import { CLI, LOCAL, ROOT, children, cleanup, ensureBuilt, launch, signal, stop, until, within } from "./pool.ts";
+import { CLI, ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { children, signal } from "../support/proc.ts";
+import { until, within } from "../support/wait.ts";
 
 const dirs: string[] = [];
 function tempDir(): string {

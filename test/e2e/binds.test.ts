@@ -10,8 +10,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { CLI, LOCAL, ROOT, cleanup, ensureBuilt, freePort, launch, signal, stop, until, within } from "./pool.ts";
-import { runCli } from "../helpers.ts";
+import { CLI, ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { signal } from "../support/proc.ts";
+import { freePort, until, within } from "../support/wait.ts";
 
 const run = promisify(execFile);
 const WHOAMI = path.join(ROOT, "test", "fixtures", "whoami.ts");

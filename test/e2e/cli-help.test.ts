@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, runCli } from "../helpers.ts";
+import { ROOT, runCli } from "../support/cli.ts";
 
 /** File names help uses for the user's own files, not for anything in the package. */
 const YOUR_FILES = new Set(["app.ts", "server.js", "main.ts", "src/main.ts"]);

@@ -10,7 +10,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { SETTINGS } from "../../src/config/settings.ts";
-import { CLI, ROOT, parseResponses, raw, runCli, sleep } from "../helpers.ts";
+import { CLI, ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { getOnce as get, raw, Session, tryConnect } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { sleep, until, within } from "../support/wait.ts";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const NO_APP = "oryx: provide an application as MODULE[:EXPORT], e.g. oryx examples/hello.ts";
@@ -87,64 +90,7 @@ async function stop(o: Oryx, signal: NodeJS.Signals = "SIGTERM"): Promise<{ code
   return r;
 }
 
-/** Rejects if `p` does not settle within `ms`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`timed out: ${what}`)), ms);
-    }),
-  ]);
-}
-
-async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** One GET on its own connection (closed after), parsed. */
-async function get(port: number, target: string, extra = ""): Promise<{ status: number; body: string; headers: Record<string, string[]> }> {
-  const r = await raw(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}Connection: close\r\n\r\n`, { timeoutMs: 5000 });
-  const rs = parseResponses(r.text);
-  assert.equal(rs.length, 1, `one response expected for ${target}, got ${JSON.stringify(r.text)}`);
-  return rs[0]!;
-}
-
-/** A connection kept open, for keep-alive and shutdown tests. */
-function openConn(port: number): Promise<{ write(s: string): void; text(): string; closed: Promise<number> }> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, "127.0.0.1");
-    let text = "";
-    sock.on("data", (d: Buffer) => (text += d.toString("latin1")));
-    const closed = new Promise<number>((res) => sock.on("close", () => res(performance.now())));
-    sock.on("error", () => {});
-    sock.once("error", reject);
-    sock.on("connect", () => {
-      sock.off("error", reject);
-      resolve({ write: (s) => void sock.write(s, "latin1"), text: () => text, closed });
-    });
-  });
-}
-
-/** Resolves with the error code of a connection attempt, or "connected". */
-function tryConnect(port: number, host = "127.0.0.1"): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, host);
-    sock.on("connect", () => {
-      sock.destroy();
-      resolve("connected");
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
-
-before(() => {
-  if (!existsSync(CLI)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
-});
+before(ensureBuilt);
 
 after(() => {
   for (const p of running) kill(p);
@@ -425,9 +371,9 @@ describe("graceful shutdown", () => {
       const o = await launch(["examples/sleep.ts", ...LOCAL]);
       try {
         // An idle kept-alive connection.
-        const idle = await openConn(o.port);
+        const idle = await Session.open(o.port);
         idle.write("GET /?ms=0 HTTP/1.1\r\nHost: a\r\n\r\n");
-        await until(() => idle.text().includes("slept 0 ms"), 3000, "the first response on the idle connection");
+        await until(() => idle.text.includes("slept 0 ms"), 3000, "the first response on the idle connection");
         // A slow request in flight.
         let slowDoneAt = Infinity;
         const slow = raw(o.port, "GET /?ms=800 HTTP/1.1\r\nHost: a\r\n\r\n", { timeoutMs: 5000 }).then((r) => {
@@ -438,7 +384,8 @@ describe("graceful shutdown", () => {
         kill(o.proc, signal);
         await until(() => /stopping/.test(o.stderr()), 2000, "the stopping log line");
 
-        const idleClosedAt = await within(idle.closed, 1000, "the idle connection was not closed at shutdown");
+        assert.ok(await idle.waitClosed(1000), "the idle connection was not closed at shutdown");
+        const idleClosedAt = idle.closedAt;
         assert.ok(idleClosedAt < slowDoneAt, "the idle connection closes at once, not after the slow request");
         assert.equal(await tryConnect(o.port), "ECONNREFUSED", "new connections after the signal are refused");
 

@@ -6,13 +6,14 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { SETTINGS } from "../../src/config/settings.ts";
-import { ROOT, parseResponses, raw } from "../helpers.ts";
+import { ROOT } from "../support/cli.ts";
+import { getOnce as get, tryConnect } from "../support/client.ts";
+import { freePort } from "../support/wait.ts";
 
 const SRC_CLI = path.join(ROOT, "src", "cli.ts");
 const INDEX = pathToFileURL(path.join(ROOT, "src", "index.ts")).href;
@@ -119,39 +120,9 @@ async function stop(s: Started): Promise<{ code: number | null; signal: NodeJS.S
   return r;
 }
 
-/** A port that was free a moment ago. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    sock.on("connect", () => {
-      sock.destroy();
-      resolve("connected");
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
-}
-
 /** A config module as a user writes it: defineConfig from oryx (here, the source's index). */
 function configModule(name: string, config: Record<string, unknown>): string {
   return write(name, `import { defineConfig } from ${JSON.stringify(INDEX)};\n\nexport default defineConfig(${JSON.stringify(config, null, 2)});\n`);
-}
-
-async function get(port: number): Promise<{ status: number; body: string; headers: Record<string, string[]> }> {
-  const r = await raw(port, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", { timeoutMs: 5000 });
-  const rs = parseResponses(r.text);
-  assert.equal(rs.length, 1, `one response, got ${JSON.stringify(r.text)}`);
-  return rs[0]!;
 }
 
 describe("oryx --check-config", { concurrency: true }, () => {

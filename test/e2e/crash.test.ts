@@ -5,7 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { LOCAL, accepted, alive, cleanup, ensureBuilt, fdBaseline, hit, launch, sleep, stop, until, within } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { accepted, cleanup, fdBaseline, hit, launch, LOCAL, stop } from "../support/pool.ts";
+import { alive } from "../support/proc.ts";
+import { sleep, until, within } from "../support/wait.ts";
 
 const APP = "test/fixtures/crash.ts";
 

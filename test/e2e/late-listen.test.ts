@@ -7,8 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../helpers.ts";
-import { LOCAL, cleanup, ensureBuilt, launch, stop, until } from "./pool.ts";
+import { ensureBuilt, runCli } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { until } from "../support/wait.ts";
 
 before(() => ensureBuilt());
 after(async () => {

@@ -12,7 +12,9 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, ROOT, alive, children, ensureBuilt, freePort, sleep, until, within } from "./pool.ts";
+import { CLI, ensureBuilt, ROOT } from "../support/cli.ts";
+import { alive, children } from "../support/proc.ts";
+import { freePort, sleep, until, within } from "../support/wait.ts";
 
 const SLOW = path.join(ROOT, "test", "fixtures", "slow-load.ts");
 

@@ -7,7 +7,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { failures, runClients, summary } from "../../bench/soak-clients.ts";
-import { LOCAL, cleanup, ensureBuilt, launch, signal, sleep, stop, within } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { signal } from "../support/proc.ts";
+import { sleep, within } from "../support/wait.ts";
 
 before(ensureBuilt);
 after(cleanup);

@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { LOCAL, ROOT, cleanup, ensureBuilt, freePort, launch, sleep, stop, type Oryx } from "./pool.ts";
+import { ensureBuilt, ROOT } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, type Oryx, stop } from "../support/pool.ts";
+import { freePort, sleep } from "../support/wait.ts";
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "nest");
 const MAIN = "test/fixtures/nest/src/main.ts";

@@ -10,8 +10,9 @@ import http from "node:http";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
-import { runCli } from "../helpers.ts";
-import { LOCAL, cleanup, ensureBuilt, launch, sleep, stop, until, within } from "./pool.ts";
+import { ensureBuilt, runCli } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { sleep, until, within } from "../support/wait.ts";
 
 before(() => ensureBuilt());
 after(async () => {

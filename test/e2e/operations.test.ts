@@ -6,8 +6,10 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../helpers.ts";
-import { LOCAL, cleanup, ensureBuilt, failureSummary, hit, launch, load, signal, sleep, stop, until, workersGone, type Oryx } from "./pool.ts";
+import { ensureBuilt, runCli } from "../support/cli.ts";
+import { cleanup, failureSummary, hit, launch, load, LOCAL, type Oryx, stop, workersGone } from "../support/pool.ts";
+import { signal } from "../support/proc.ts";
+import { sleep, until } from "../support/wait.ts";
 
 before(ensureBuilt);
 after(cleanup);

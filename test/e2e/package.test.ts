@@ -10,7 +10,7 @@ import { builtinModules } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, runCli } from "../helpers.ts";
+import { ROOT, runCli } from "../support/cli.ts";
 
 interface Pack {
   filename: string;

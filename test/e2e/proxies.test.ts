@@ -5,20 +5,23 @@
  * 127.0.0.2…127.0.0.9 so that who is trusted is visible.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { selfSigned, type Pem } from "./certs.ts";
-import { LOCAL, ROOT, cleanup, ensureBuilt, freePort, launch, stop, until, within } from "./pool.ts";
+import { selfSigned, type Pem } from "../support/certs.ts";
+import { ensureBuilt, ROOT } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { parseResponses } from "../support/response.ts";
+import { killNginxes, startNginx } from "../support/nginx.ts";
+import { freePort } from "../support/wait.ts";
 
 const run = promisify(execFile);
-// Debian puts nginx in /usr/sbin, which is not on every PATH.
-const NGINX = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
 const WHOAMI = path.join(ROOT, "test", "fixtures", "whoami.ts");
 const NODE_WHOAMI = path.join(ROOT, "test", "fixtures", "node-whoami.ts");
 
@@ -31,7 +34,6 @@ interface Seen {
 
 let dir: string;
 let cert: Pem;
-const nginxes: ChildProcess[] = [];
 
 before(() => {
   ensureBuilt();
@@ -39,73 +41,23 @@ before(() => {
   cert = selfSigned(dir, "edge", "oryx-edge");
 });
 after(async () => {
-  for (const n of nginxes) if (n.exitCode === null) n.kill("SIGKILL");
+  killNginxes();
   await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** nginx in the foreground, proxying to oryx on `upstream` with kept-alive connections from 127.0.0.1. */
-async function startNginx(upstream: number): Promise<{ http: number; https: number; stop(): Promise<void> }> {
-  const home = mkdtempSync(path.join(dir, "nginx-"));
-  for (const d of ["client", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(home, d));
+async function nginxTo(upstream: number): Promise<{ http: number; https: number; stop(): Promise<void> }> {
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${home}/nginx.pid;
-error_log ${home}/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${home}/client; proxy_temp_path ${home}/proxy; fastcgi_temp_path ${home}/fastcgi;
-  uwsgi_temp_path ${home}/uwsgi; scgi_temp_path ${home}/scgi;
-  upstream oryx { server 127.0.0.1:${upstream}; keepalive 4; }
-  server {
-    listen 127.0.0.1:${httpPort};
-    listen 127.0.0.1:${httpsPort} ssl;
-    ssl_certificate ${cert.certFile};
-    ssl_certificate_key ${cert.keyFile};
-    location / {
-      proxy_pass http://oryx;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_bind 127.0.0.1;
-    }
-  }
-}
-`;
-  writeFileSync(path.join(home, "nginx.conf"), conf);
-  const proc = spawn(NGINX, ["-p", home, "-c", path.join(home, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  nginxes.push(proc);
-  let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<void>((r) => proc.on("exit", () => r()));
-  // Ready when it accepts on its port.
-  await until(() => proc.exitCode === null, 1000, "nginx to run", () => err);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(httpPort, "127.0.0.1", () => {
-        s.destroy();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (ok) break;
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`nginx did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    http: httpPort,
-    https: httpsPort,
-    stop: async () => {
-      proc.kill("SIGQUIT");
-      await within(exited, 10_000, "nginx to stop").catch(() => proc.kill("SIGKILL"));
-    },
-  };
+  const nginx = await startNginx({
+    home: mkdtempSync(path.join(dir, "nginx-")),
+    upstream: [`server 127.0.0.1:${upstream};`, "keepalive 4;"],
+    port: httpPort,
+    listen: [`127.0.0.1:${httpsPort} ssl`],
+    server: [`ssl_certificate ${cert.certFile};`, `ssl_certificate_key ${cert.keyFile};`],
+    location: ["proxy_set_header Host $http_host;", "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_set_header X-Forwarded-Proto $scheme;", "proxy_bind 127.0.0.1;"],
+  });
+  return { http: httpPort, https: httpsPort, stop: nginx.stop };
 }
 
 /** curl from a chosen loopback address; resolves with what the app saw. */
@@ -117,24 +69,19 @@ async function curlFrom(from: string, url: string, headers: string[] = [], extra
 }
 
 /** One request on a raw socket from `from`, after `preamble` bytes; resolves with everything the server sent. */
-function rawFrom(from: string, port: number, preamble: Buffer | string, request = "GET /raw HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: "127.0.0.1", port, localAddress: from }, () => {
-      s.write(Buffer.concat([Buffer.from(preamble), Buffer.from(request)]));
-    });
-    let got = "";
-    s.setEncoding("latin1");
-    s.on("data", (d) => (got += d));
-    s.on("close", () => resolve(got));
-    s.on("error", reject);
-    s.setTimeout(10_000, () => s.destroy(new Error("timeout")));
-  });
+async function rawFrom(from: string, port: number, preamble: Buffer | string, request = "GET /raw HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n"): Promise<string> {
+  const r = await raw(port, [Buffer.concat([Buffer.from(preamble), Buffer.from(request)])], { localAddress: from, timeoutMs: 10_000 });
+  if (r.error !== "") throw new Error(`${r.error} from ${from}; got ${JSON.stringify(r.text)}`);
+  if (!r.closed) throw new Error(`timeout; got ${JSON.stringify(r.text)}`);
+  return r.text;
 }
 
+/** The one response in `response` is a 200; what the app saw, from its JSON body. */
 function bodyOf(response: string): Seen {
-  const at = response.indexOf("\r\n\r\n");
   assert.match(response, /^HTTP\/1\.1 200 /, response);
-  return JSON.parse(response.slice(at + 4)) as Seen;
+  const rs = parseResponses(response);
+  assert.equal(rs.length, 1, response);
+  return JSON.parse(rs[0]!.body) as Seen;
 }
 
 /** A PROXY v2 header for TCP over IPv4. */
@@ -152,7 +99,7 @@ function proxyV2(src: string, dst: string, sport: number, dport: number, command
 describe("behind nginx", () => {
   test("through nginx, the app sees the real client and scheme because nginx is trusted; sent directly, the same headers are ignored", async () => {
     const o = await launch([...LOCAL, "-w", "2", "--forwarded-allow-ips", "127.0.0.1", WHOAMI]);
-    const nginx = await startNginx(o.port);
+    const nginx = await nginxTo(o.port);
     try {
       const viaHttp = await curlFrom("127.0.0.2", `http://127.0.0.1:${nginx.http}/a?b=c`);
       assert.equal(viaHttp.remoteAddress, "127.0.0.2", "the client's address, from X-Forwarded-For");
@@ -191,7 +138,7 @@ describe("behind nginx", () => {
 
   test("with nginx's address not trusted, requests through it show nginx as the client", async () => {
     const o = await launch([...LOCAL, "--forwarded-allow-ips", "10.0.0.0/8", WHOAMI]);
-    const nginx = await startNginx(o.port);
+    const nginx = await nginxTo(o.port);
     try {
       const seen = await curlFrom("127.0.0.2", `https://127.0.0.1:${nginx.https}/x`, [], ["--cacert", cert.certFile]);
       assert.equal(seen.remoteAddress, "127.0.0.1");
@@ -266,7 +213,7 @@ describe("the PROXY protocol (--proxy-protocol)", () => {
     assert.equal((await stop(o)).code, 0);
 
     const node = await launch([...LOCAL, "--proxy-protocol", NODE_WHOAMI]);
-    const viaNode = JSON.parse((await rawFrom("127.0.0.1", node.port, "PROXY TCP4 203.0.113.70 127.0.0.1 41000 80\r\n")).split("\r\n\r\n")[1]!) as Seen;
+    const viaNode = bodyOf(await rawFrom("127.0.0.1", node.port, "PROXY TCP4 203.0.113.70 127.0.0.1 41000 80\r\n"));
     assert.deepEqual([viaNode.remoteAddress, viaNode.remotePort], ["203.0.113.70", 41000]);
     assert.equal((await stop(node)).code, 0);
   });

@@ -1,5 +1,5 @@
 /**
- * One refusal table (test/refusal-table.ts), two kinds of app, through the real CLI (-w 2): a fetch app and an
+ * One refusal table (test/support/refusal-table.ts), two kinds of app, through the real CLI (-w 2): a fetch app and an
  * Express app, each writing every request it is handed to a file. Every refused request gets the same bytes
  * from both (but the Date), `Connection: close` and a closed connection; a valid request appended after it is
  * never answered; the app is handed no request (a body-framing refusal: the request, but never its body's end).
@@ -10,9 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { parseResponses, raw } from "../helpers.ts";
-import { ACCEPTED, LIMIT_FLAGS, REFUSALS, type RefusalCase } from "../refusal-table.ts";
-import { cleanup, ensureBuilt, launch, type Oryx } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { cleanup, launch, type Oryx } from "../support/pool.ts";
+import { parseResponses } from "../support/response.ts";
+import { ACCEPTED, LIMIT_FLAGS, REFUSALS, type RefusalCase } from "../support/refusal-table.ts";
 
 const SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
 

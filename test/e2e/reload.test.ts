@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { spawn } from "node:child_process";
-import { CLI, LOCAL, ROOT, cleanup, ensureBuilt, hit, launch, signal, stop, sleep, until, within } from "./pool.ts";
+import { CLI, ensureBuilt, ROOT } from "../support/cli.ts";
+import { cleanup, hit, launch, LOCAL, stop } from "../support/pool.ts";
+import { signal } from "../support/proc.ts";
+import { sleep, until, within } from "../support/wait.ts";
 
 const FIXTURE = path.join(ROOT, "test", "fixtures", "reload-version.ts");
 const dirs: string[] = [];

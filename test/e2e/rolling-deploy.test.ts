@@ -6,77 +6,38 @@
  * pid in `after`.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { cleanup, ensureBuilt, freePort, launch, stop, until, within, type Oryx } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, launch, type Oryx, stop } from "../support/pool.ts";
+import { killNginxes, startNginx, type Nginx } from "../support/nginx.ts";
+import { freePort, until, within } from "../support/wait.ts";
 
-// Debian puts nginx in /usr/sbin, which is not on every PATH.
-const NGINX = existsSync("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
 const CLIENTS = 50;
 const dir = mkdtempSync(path.join(tmpdir(), "oryx-rolling-"));
-let nginx: ChildProcess | null = null;
+let nginx: Nginx | null = null;
 
 before(ensureBuilt);
 after(async () => {
-  if (nginx !== null && nginx.exitCode === null) nginx.kill("SIGKILL");
+  killNginxes();
   await cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startNginx(upstreams: number[]): Promise<number> {
-  for (const d of ["client", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, d));
+/** nginx in front of `upstreams` as docs/deploy/nginx.conf has it: kept-alive, the next instance tried on a refusal. */
+async function nginxTo(upstreams: number[]): Promise<number> {
   const port = await freePort();
-  const conf = `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  upstream oryx {
-    ${upstreams.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join("\n    ")}
-    keepalive 64;
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://oryx;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 2;
-      proxy_connect_timeout 1s;
-    }
-  }
-}
-`;
-  writeFileSync(path.join(dir, "nginx.conf"), conf);
-  const proc = spawn(NGINX, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  nginx = proc;
-  let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
-  await until(() => proc.exitCode === null, 1000, "nginx to run", () => err);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (ok) return port;
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`nginx did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  nginx = await startNginx({
+    home: dir,
+    upstream: [...upstreams.map((p) => `server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`), "keepalive 64;"],
+    port,
+    location: ["proxy_next_upstream error timeout;", "proxy_next_upstream_tries 2;", "proxy_connect_timeout 1s;"],
+    workerConnections: 1024,
+  });
+  return port;
 }
 
 /** `n` clients, each with its own kept-alive connection to nginx, sending GETs back to back until stopped. */
@@ -138,7 +99,7 @@ describe("a rolling deploy behind nginx", () => {
       return { o, admin: m[1]! };
     };
     const instances = [await start(ports[0]!), await start(ports[1]!)];
-    const proxy = await startNginx(ports);
+    const proxy = await nginxTo(ports);
     const load = clients(proxy, CLIENTS);
     try {
       await until(() => load.ok() >= 500, 30_000, "traffic through nginx");
@@ -168,7 +129,7 @@ describe("a rolling deploy behind nginx", () => {
       assert.equal(failed.length, 0, `failed: ${failed.slice(0, 10).join("; ")}`);
       assert.ok(ok > 0);
     }
-    nginx!.kill("SIGQUIT");
+    nginx!.proc.kill("SIGQUIT");
     for (const { o } of instances) assert.equal((await stop(o)).code, 0);
   });
 });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { workerExecArgv } from "../../src/arbiter/worker-spawn.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
-import { ROOT, runCli, startCli, type CliProcess } from "../helpers.ts";
+import { type CliProcess, ROOT, runCli, startCli } from "../support/cli.ts";
 
 const APP = path.join(ROOT, "test", "fixtures", "young-generation.ts");
 

@@ -9,7 +9,10 @@ import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import { openFilesLimit } from "../../bench/soak-clients.ts";
 import { connectionLimit } from "../../src/arbiter/worker.ts";
-import { LOCAL, cleanup, ensureBuilt, fdCount, hit, launch, sleep, stop, until, type Hit } from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, type Hit, hit, launch, LOCAL, stop } from "../support/pool.ts";
+import { fdCount } from "../support/proc.ts";
+import { sleep, until } from "../support/wait.ts";
 
 before(ensureBuilt);
 after(cleanup);

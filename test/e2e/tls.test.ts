@@ -11,9 +11,11 @@ import path from "node:path";
 import tls from "node:tls";
 import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
-import { authority, clientCert, selfSigned, type Pem } from "./certs.ts";
-import { LOCAL, ROOT, alive, cleanup, ensureBuilt, launch, signal, stop, until } from "./pool.ts";
-import { runCli } from "../helpers.ts";
+import { authority, clientCert, selfSigned, type Pem } from "../support/certs.ts";
+import { ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
+import { alive, signal } from "../support/proc.ts";
+import { until } from "../support/wait.ts";
 
 const run = promisify(execFile);
 const WHOAMI = path.join(ROOT, "test", "fixtures", "whoami.ts");

@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, rmSync, unlinkSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, ROOT, ensureBuilt, until, within } from "./pool.ts";
-import { runCli } from "../helpers.ts";
+import { CLI, ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { until, within } from "../support/wait.ts";
 
 const SLOW = path.join(ROOT, "test", "fixtures", "slow-load.ts");
 const HELLO = path.join(ROOT, "examples", "hello.ts");
@@ -66,26 +67,14 @@ function identity(p: string): string | null {
 }
 
 /** GET / over the Unix socket at `p`: the body, or throws. */
-function get(p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ path: p });
-    let text = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error("no answer within 10 s"));
-    }, 10_000);
-    sock.on("connect", () => sock.write("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
-    sock.on("data", (d: Buffer) => (text += d.toString("latin1")));
-    sock.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    sock.on("close", () => {
-      clearTimeout(timer);
-      if (!text.startsWith("HTTP/1.1 200")) reject(new Error(`not a 200: ${JSON.stringify(text.slice(0, 80))}`));
-      else resolve(text.slice(text.indexOf("\r\n\r\n") + 4));
-    });
-  });
+async function get(p: string): Promise<string> {
+  const r = await raw(0, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", { path: p, timeoutMs: 10_000 });
+  if (r.error !== "") throw new Error(`${r.error} on ${p}`);
+  if (!r.closed) throw new Error("no answer within 10 s");
+  if (!r.text.startsWith("HTTP/1.1 200")) throw new Error(`not a 200: ${JSON.stringify(r.text.slice(0, 80))}`);
+  const rs = parseResponses(r.text);
+  if (rs.length !== 1) throw new Error(`one response expected: ${JSON.stringify(r.text)}`);
+  return rs[0]!.body;
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -7,24 +7,10 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import {
-  LOCAL,
-  alive,
-  children,
-  cleanup,
-  clockTicks,
-  ensureBuilt,
-  failureSummary,
-  fdCount,
-  fdTargets,
-  hit,
-  launch,
-  procStat,
-  sleep,
-  stop,
-  until,
-  type Hit,
-} from "./pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, failureSummary, type Hit, hit, launch, LOCAL, stop } from "../support/pool.ts";
+import { alive, children, clockTicks, fdCount, fdTargets, procStat } from "../support/proc.ts";
+import { sleep, until } from "../support/wait.ts";
 
 before(ensureBuilt);
 after(cleanup);

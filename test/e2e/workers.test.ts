@@ -9,29 +9,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readl
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../helpers.ts";
-import {
-  LOCAL,
-  ROOT,
-  alive,
-  accepted,
-  children,
-  cleanup,
-  ensureBuilt,
-  failureSummary,
-  fdBaseline,
-  hit,
-  launch,
-  load,
-  procStat,
-  signal,
-  sleep,
-  stop,
-  until,
-  within,
-  workersGone,
-  type Hit,
-} from "./pool.ts";
+import { ensureBuilt, ROOT, runCli } from "../support/cli.ts";
+import { accepted, cleanup, failureSummary, fdBaseline, type Hit, hit, launch, load, LOCAL, stop, workersGone } from "../support/pool.ts";
+import { alive, children, procStat, signal } from "../support/proc.ts";
+import { sleep, until, within } from "../support/wait.ts";
 
 const FIXTURE_VERSION = path.join(ROOT, "test", "fixtures", "reload-version.ts");
 const BROKEN = 'throw new Error("reload-fixture-broken");\nexport default { fetch: () => new Response("never") };\n';

@@ -8,99 +8,10 @@ import { inspect } from "node:util";
 import { after, before, describe, test } from "node:test";
 import type { ConnectionInfo } from "../../src/gateway/exchange.ts";
 import app from "../../examples/hono.ts";
-import { parseResponses, raw, sleep, startServer, type TestServer } from "../helpers.ts";
-
-// ─── a small interactive raw client ─────────────────────────────────────────────────────────────────────────
-
-interface RawConn {
-  sock: net.Socket;
-  localPort: number;
-  /** Everything received so far, as latin1. */
-  text(): string;
-  /** Each 'data' event: when it arrived (performance.now()) and the text received up to then. */
-  arrivals: Array<{ at: number; text: string }>;
-  write(data: string | Buffer): void;
-  /** Resolves with the text once `pred` holds; rejects after `ms`. */
-  waitFor(pred: (text: string) => boolean, ms?: number, what?: string): Promise<string>;
-  /** Resolves true once the server closed the connection, false if it did not within `ms`. */
-  waitClosed(ms?: number): Promise<boolean>;
-  /** When `marker` first appeared in the received text, or undefined. */
-  firstArrival(marker: string): number | undefined;
-  destroy(): void;
-}
-
-function connect(port: number): Promise<RawConn> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, "127.0.0.1");
-    const got: Buffer[] = [];
-    const arrivals: Array<{ at: number; text: string }> = [];
-    let closed = false;
-    const listeners = new Set<() => void>();
-    const notify = (): void => {
-      for (const l of [...listeners]) l();
-    };
-    sock.on("data", (d: Buffer) => {
-      got.push(d);
-      arrivals.push({ at: performance.now(), text: Buffer.concat(got).toString("latin1") });
-      notify();
-    });
-    sock.on("error", () => {});
-    sock.on("close", () => {
-      closed = true;
-      notify();
-    });
-    const text = (): string => Buffer.concat(got).toString("latin1");
-    sock.once("error", reject);
-    sock.on("connect", () => {
-      sock.off("error", reject);
-      resolve({
-        sock,
-        localPort: sock.localPort!,
-        text,
-        arrivals,
-        write: (data) => void sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data),
-        waitFor: (pred, ms = 2000, what = "the expected bytes") =>
-          new Promise<string>((res, rej) => {
-            const check = (): void => {
-              const t = text();
-              if (pred(t)) {
-                listeners.delete(check);
-                clearTimeout(timer);
-                res(t);
-              } else if (closed) {
-                listeners.delete(check);
-                clearTimeout(timer);
-                rej(new Error(`connection closed before ${what} arrived; got ${JSON.stringify(t)}`));
-              }
-            };
-            const timer = setTimeout(() => {
-              listeners.delete(check);
-              rej(new Error(`timed out waiting for ${what}; got ${JSON.stringify(text())}`));
-            }, ms);
-            listeners.add(check);
-            check();
-          }),
-        waitClosed: (ms = 2000) =>
-          new Promise<boolean>((res) => {
-            if (closed) return res(true);
-            const check = (): void => {
-              if (!closed) return;
-              listeners.delete(check);
-              clearTimeout(timer);
-              res(true);
-            };
-            const timer = setTimeout(() => {
-              listeners.delete(check);
-              res(false);
-            }, ms);
-            listeners.add(check);
-          }),
-        firstArrival: (marker) => arrivals.find((a) => a.text.includes(marker))?.at,
-        destroy: () => sock.destroy(),
-      });
-    });
-  });
-}
+import { raw, Session } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { sleep } from "../support/wait.ts";
 
 /** A promise and its resolver. */
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -211,12 +122,12 @@ describe("a request body streams to the app", () => {
       return new Response(`got ${read.length}`);
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("POST /up HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello");
       await within(called.promise, 2000, "the handler was not called before the whole body arrived");
       await sleep(50);
       assert.equal(read, null, "the app cannot have the whole body yet");
-      assert.equal(c.text(), "", "no response before the body is complete");
+      assert.equal(c.text, "", "no response before the body is complete");
       c.write("world");
       const text = await c.waitFor((t) => t.includes("got 10"), 2000, "the response");
       assert.equal(read, "helloworld");
@@ -240,7 +151,7 @@ describe("a request body streams to the app", () => {
       return new Response(chunks.join(""));
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n");
       await within(firstChunk.promise, 2000, "the first chunk did not reach the app");
       assert.equal(chunks.join(""), "hello");
@@ -262,10 +173,10 @@ describe("the connection info (second argument)", () => {
       return new Response("ok");
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
       await c.waitClosed(2000);
-      assert.equal(onlyResponse(c.text()).status, 200);
+      assert.equal(onlyResponse(c.text).status, 200);
       assert.ok(info !== null);
       const got = info as ConnectionInfo;
       assert.equal(got.remoteAddress, "127.0.0.1");
@@ -293,10 +204,10 @@ describe("the connection info as other servers' helpers read it", () => {
       return new Response("ok");
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
       await c.waitClosed(2000);
-      assert.equal(onlyResponse(c.text()).status, 200);
+      assert.equal(onlyResponse(c.text).status, 200);
       assert.deepEqual(JSON.parse(json), {
         remoteAddress: "127.0.0.1",
         remotePort: c.localPort,
@@ -533,7 +444,7 @@ describe("request.signal", () => {
   after(() => s.close());
 
   test("aborts when the client leaves before the response is complete", async () => {
-    const c = await connect(s.port);
+    const c = await Session.open(s.port);
     c.write("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
     const req = await within(slowStarted.promise, 2000, "the slow handler did not start");
     await sleep(30);
@@ -547,7 +458,7 @@ describe("request.signal", () => {
     const r = await raw(s.port, "GET /fast HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     assert.equal(onlyResponse(r.text).body, "fast");
     const closedReq = s.seen.at(-1)!;
-    const c = await connect(s.port);
+    const c = await Session.open(s.port);
     c.write("GET /fast HTTP/1.1\r\nHost: a\r\n\r\n");
     await c.waitFor((t) => t.endsWith("fast"), 2000, "the response");
     const keptReq = s.seen.at(-1)!;
@@ -747,11 +658,11 @@ describe("a streaming response (server-sent events)", () => {
       return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("GET /events HTTP/1.1\r\nHost: a\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n");
       await c.waitClosed(3000);
       clearInterval(interval);
-      const res = onlyResponse(c.text());
+      const res = onlyResponse(c.text);
       assert.deepEqual(res.headers["content-type"], ["text/event-stream"]);
       assert.deepEqual(res.headers["transfer-encoding"], ["chunked"]);
       assert.equal(res.body, "data: event 0\n\ndata: event 1\n\ndata: event 2\n\ndata: event 3\n\n");
@@ -763,7 +674,7 @@ describe("a streaming response (server-sent events)", () => {
       assert.ok(headAt < produced[1]!, `head arrived ${headAt - produced[1]!} ms after the second event was produced`);
       assert.ok(firstAt < produced[1]!, `first event arrived ${firstAt - produced[1]!} ms after the second was produced`);
       assert.ok(secondAt >= produced[1]!);
-      assert.ok(c.text().endsWith("0\r\n\r\n"), "the stream ends with the last chunk");
+      assert.ok(c.text.endsWith("0\r\n\r\n"), "the stream ends with the last chunk");
     } finally {
       clearInterval(interval);
       await s.close();

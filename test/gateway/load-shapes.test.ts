@@ -18,7 +18,8 @@ import { AppLoadError, loadApp, parseAppSpec, type LoadOptions, type LoadedApp }
 import { adoptServer } from "../../src/gateway/node.ts";
 import { createLogger } from "../../src/log.ts";
 import { nodeLimits } from "../../src/server/from-settings.ts";
-import { ROOT, settlesWithin } from "../helpers.ts";
+import { ROOT } from "../support/cli.ts";
+import { settlesWithin } from "../support/wait.ts";
 
 const info = {
   remoteAddress: "127.0.0.1",

@@ -19,7 +19,9 @@ import { defaultSettings, type Settings } from "../../src/config/settings.ts";
 import { adoptServer } from "../../src/gateway/node.ts";
 import { createLogger } from "../../src/log.ts";
 import { Server } from "../../src/server/server.ts";
-import { sleep } from "../helpers.ts";
+import { destroySessions, raw, Session } from "../support/client.ts";
+import type { ParsedResponse } from "../support/response.ts";
+import { sleep } from "../support/wait.ts";
 
 // ─── serving ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -30,10 +32,8 @@ interface Served {
 }
 
 const open = new Set<Served>();
-const clients = new Set<net.Socket>();
-
 after(async () => {
-  for (const c of clients) c.destroy();
+  destroySessions();
   await Promise.all([...open].map((s) => s.close()));
 });
 
@@ -80,199 +80,30 @@ async function plain(server: http.Server): Promise<Served> {
   return served;
 }
 
-// ─── a raw client and a response parser ─────────────────────────────────────────────────────────────────────
+// ─── responses, compared ────────────────────────────────────────────────────────────────────────────────────
 
+/** A response as the differential test compares it: fields as sent, in order, with Date's value as "<date>". */
 interface Parsed {
   status: number;
   statusLine: string;
-  /** [name as sent, value], in order; Date's value is replaced by "<date>". */
   headers: Array<[string, string]>;
   body: string;
   trailers: Array<[string, string]>;
+}
+
+function comparable(r: ParsedResponse): Parsed {
+  const headers = r.fields.map(([k, v]): [string, string] => [k, k.toLowerCase() === "date" ? "<date>" : v]);
+  return { status: r.status, statusLine: r.statusLine, headers, body: r.body, trailers: r.trailers };
 }
 
 function header(r: Parsed, name: string): string | undefined {
   return r.headers.find(([k]) => k.toLowerCase() === name)?.[1];
 }
 
-/**
- * Parses one response from `buf` at `pos`; null if it is not complete yet. `bodiless` for HEAD; a response
- * framed by the end of the connection needs `eof`.
- */
-function parseOne(buf: string, pos: number, bodiless: boolean, eof: boolean): { r: Parsed; end: number } | null {
-  const headEnd = buf.indexOf("\r\n\r\n", pos);
-  if (headEnd < 0) return null;
-  const lines = buf.slice(pos, headEnd).split("\r\n");
-  const statusLine = lines[0]!;
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
-  if (m === null) throw new Error(`not a status line: ${JSON.stringify(statusLine)}`);
-  const status = Number(m[1]);
-  const headers = lines.slice(1).map((l): [string, string] => {
-    const i = l.indexOf(":");
-    const name = l.slice(0, i);
-    const value = l.slice(i + 1).trim();
-    return [name, name.toLowerCase() === "date" ? "<date>" : value];
-  });
-  let p = headEnd + 4;
-  const r: Parsed = { status, statusLine, headers, body: "", trailers: [] };
-  if (bodiless || status < 200 || status === 204 || status === 304) return { r, end: p };
-  const te = header(r, "transfer-encoding");
-  const cl = header(r, "content-length");
-  if (te !== undefined && /chunked/i.test(te)) {
-    for (;;) {
-      const le = buf.indexOf("\r\n", p);
-      if (le < 0) return null;
-      const size = parseInt(buf.slice(p, le), 16);
-      p = le + 2;
-      if (size === 0) {
-        for (;;) {
-          const tl = buf.indexOf("\r\n", p);
-          if (tl < 0) return null;
-          const line = buf.slice(p, tl);
-          p = tl + 2;
-          if (line === "") return { r, end: p };
-          const i = line.indexOf(":");
-          r.trailers.push([line.slice(0, i), line.slice(i + 1).trim()]);
-        }
-      }
-      if (buf.length < p + size + 2) return null;
-      r.body += buf.slice(p, p + size);
-      p += size + 2;
-    }
-  }
-  if (cl !== undefined) {
-    const n = Number(cl);
-    if (buf.length < p + n) return null;
-    r.body = buf.slice(p, p + n);
-    return { r, end: p + n };
-  }
-  if (!eof) return null;
-  r.body = buf.slice(p);
-  return { r, end: buf.length };
-}
-
-/** A raw connection that reads responses one at a time. */
-class Conn {
-  readonly sock: net.Socket;
-  private buf = "";
-  private pos = 0;
-  closed = false;
-  closedAt = 0;
-  private waiters: Array<() => void> = [];
-
-  private constructor(sock: net.Socket) {
-    this.sock = sock;
-    sock.setNoDelay(true);
-    sock.on("data", (d: Buffer) => {
-      this.buf += d.toString("latin1");
-      this.wake();
-    });
-    sock.on("error", () => {});
-    sock.on("close", () => {
-      this.closed = true;
-      this.closedAt = performance.now();
-      clients.delete(sock);
-      this.wake();
-    });
-    clients.add(sock);
-  }
-
-  static open(port: number): Promise<Conn> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(port, "127.0.0.1");
-      const c = new Conn(sock);
-      sock.once("connect", () => resolve(c));
-      sock.once("error", reject);
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves when `pred` holds (checked on every arrival); rejects after `ms`. */
-  private until(pred: () => boolean, ms: number, what: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}; got so far: ${JSON.stringify(this.buf.slice(this.pos, this.pos + 400))}`)), ms);
-      const check = (): void => {
-        let ok = false;
-        try {
-          ok = pred();
-        } catch (err) {
-          clearTimeout(timer);
-          reject(err as Error);
-          return;
-        }
-        if (ok) {
-          clearTimeout(timer);
-          resolve();
-        } else {
-          this.waiters.push(check);
-        }
-      };
-      check();
-    });
-  }
-
-  async send(pieces: Array<string | Buffer>, gapMs = 0): Promise<void> {
-    for (const p of pieces) {
-      this.sock.write(typeof p === "string" ? Buffer.from(p, "latin1") : p);
-      if (gapMs > 0) await sleep(gapMs);
-    }
-  }
-
-  /** The next response (a 1xx counts as one). */
-  async response(opts: { head?: boolean; ms?: number } = {}): Promise<Parsed> {
-    let got: Parsed | null = null;
-    await this.until(
-      () => {
-        const one = parseOne(this.buf, this.pos, opts.head ?? false, this.closed);
-        if (one === null) {
-          if (this.closed) throw new Error(`the connection closed before a complete response; got: ${JSON.stringify(this.buf.slice(this.pos, this.pos + 400))}`);
-          return false;
-        }
-        got = one.r;
-        this.pos = one.end;
-        return true;
-      },
-      opts.ms ?? 5000,
-      "a response",
-    );
-    return got!;
-  }
-
-  /** Resolves true if the server closes the connection within `ms`. */
-  async waitClosed(ms: number): Promise<boolean> {
-    try {
-      await this.until(() => this.closed, ms, "the close");
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** What arrived after the last parsed response. */
-  rest(): string {
-    return this.buf.slice(this.pos);
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
-/** Sends `text` on a new connection, collects everything until the server closes or `ms` passes. */
+/** Sends `pieces` on a new connection, collects everything until the server closes or `ms` passes. */
 async function exchange(port: number, pieces: Array<string | Buffer>, ms = 3000, gapMs = 0): Promise<{ text: string; closed: boolean }> {
-  const c = await Conn.open(port);
-  try {
-    await c.send(pieces, gapMs);
-    const closed = await c.waitClosed(ms);
-    return { text: c.rest(), closed };
-  } finally {
-    c.destroy();
-  }
+  const r = await raw(port, pieces, { timeoutMs: ms, gapMs });
+  return { text: r.text, closed: r.closed };
 }
 
 // ─── the differential test ──────────────────────────────────────────────────────────────────────────────────
@@ -444,13 +275,13 @@ const listenerSteps: Step[] = [
 
 /** Runs `steps` on one keep-alive connection, one request after the other; then how the connection ended. */
 async function runSteps(port: number, steps: Step[]): Promise<{ responses: Parsed[]; closedAtEnd: boolean; rest: string }> {
-  const c = await Conn.open(port);
+  const c = await Session.open(port);
   try {
     const responses: Parsed[] = [];
     for (const step of steps) {
       if (c.closed) break;
       await c.send(step.send, step.send.length > 1 ? 10 : 0);
-      responses.push(await c.response({ head: step.head ?? false }));
+      responses.push(comparable(await c.response({ head: step.head ?? false })));
     }
     const closedAtEnd = await c.waitClosed(300);
     return { responses, closedAtEnd, rest: c.rest() };
@@ -461,11 +292,11 @@ async function runSteps(port: number, steps: Step[]): Promise<{ responses: Parse
 
 /** The same steps, all written at once (pipelined), read back in order. */
 async function runPipelined(port: number, steps: Step[]): Promise<Parsed[]> {
-  const c = await Conn.open(port);
+  const c = await Session.open(port);
   try {
     await c.send([steps.flatMap((s) => s.send).join("")]);
     const out: Parsed[] = [];
-    for (const step of steps) out.push(await c.response({ head: step.head ?? false }));
+    for (const step of steps) out.push(comparable(await c.response({ head: step.head ?? false })));
     return out;
   } finally {
     c.destroy();
@@ -669,7 +500,7 @@ describe("oryx's limits apply to Node apps", { concurrency: true }, () => {
     const s = await recorded({ headerTimeout: 500 });
     try {
       const started = performance.now();
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         await c.send(["GET / HTTP/1.1\r\nHost: t\r\n"]);
         const closed = await c.waitClosed(4000);
@@ -688,7 +519,7 @@ describe("oryx's limits apply to Node apps", { concurrency: true }, () => {
   test("--keep-alive-timeout closes an idle connection after a response", async () => {
     const s = await recorded({ keepAliveTimeout: 300 });
     try {
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         await c.send(["GET / HTTP/1.1\r\nHost: t\r\n\r\n"]);
         const r = await c.response();
@@ -864,7 +695,7 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
   test("Expect: 100-continue without a checkContinue listener: 100 Continue, as Node sends it, then the answer", async () => {
     const s = await recorded();
     try {
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         await c.send(["POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"]);
         const cont = await c.response({ ms: 3000 });
@@ -901,7 +732,7 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
       assert.equal(statusOf(refused.text), 417, refused.text);
       assert.doesNotMatch(refused.text, /100 Continue/);
 
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         await c.send(["POST /yes HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\nX-Allow: yes\r\n\r\n"]);
         assert.equal((await c.response({ ms: 3000 })).status, 100);
@@ -932,7 +763,7 @@ describe("Node's semantics reach the app", { concurrency: true }, () => {
         ["GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nframe-1", "echo:frame-1"],
         ["POST /up HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\nContent-Length: 3\r\n\r\nabcNOT HTTP\r\n\r\n", "NOT HTTP"],
       ] as const) {
-        const c = await Conn.open(s.port);
+        const c = await Session.open(s.port);
         try {
           await c.send([send]);
           for (let i = 0; i < 80 && !c.rest().includes(expect); i++) await sleep(25);

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, describe, test } from "node:test";
 import { LAZY_REQUESTS } from "../../src/gateway/request.ts";
-import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 
 // The lazy Request (src/gateway/request.ts) must pass for a real one wherever an app can tell.
 describe("the Request an app gets", () => {

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { LiteResponse, installLiteResponse } from "../../src/gateway/response.ts";
-import { parseResponses, raw, startServer, type TestServer } from "../helpers.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 
 // Workers install LiteResponse as the global Response (src/gateway/response.ts). It must pass for the real one
 // wherever an app or a library can tell, and oryx must send what it holds exactly as it would a real one.

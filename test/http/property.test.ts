@@ -7,11 +7,12 @@
  *     gets its responses in order, each the same as the one the same request gets on a connection of its own.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { ChunkedDecoder, HeadParser, type Limits, type RequestHead } from "../../src/http/index.ts";
-import { startServer, type TestServer } from "../helpers.ts";
+import { raw } from "../support/client.ts";
+import { parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 
 const LIMITS: Limits = { requestLine: 8192, fields: 100, fieldSize: 8192, body: 16 * 1024 * 1024 };
 
@@ -419,89 +420,21 @@ const wireRequest: fc.Arbitrary<WireRequest> = fc
 
 interface Resp {
   status: number;
+  /** [lower-case name, value], in the order sent. */
   headers: Array<[string, string]>;
   body: string;
 }
 
-/** Parses complete responses at the start of `buf` (Content-Length or chunked); stops at the first incomplete one. */
-function parseComplete(buf: Buffer): Resp[] {
-  const text = buf.toString("latin1");
-  const out: Resp[] = [];
-  let pos = 0;
-  for (;;) {
-    const end = text.indexOf("\r\n\r\n", pos);
-    if (end < 0) return out;
-    const lines = text.slice(pos, end).split("\r\n");
-    const m = /^HTTP\/1\.1 (\d{3}) /.exec(lines[0]!);
-    if (m === null) throw new Error(`bad status line ${JSON.stringify(lines[0])}`);
-    const headers = lines.slice(1).map((l): [string, string] => {
-      const i = l.indexOf(":");
-      return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()];
-    });
-    let p = end + 4;
-    const cl = headers.find(([k]) => k === "content-length");
-    let body = "";
-    if (cl !== undefined) {
-      const n = Number(cl[1]);
-      if (text.length < p + n) return out;
-      body = text.slice(p, p + n);
-      p += n;
-    } else if (headers.some(([k, v]) => k === "transfer-encoding" && v === "chunked")) {
-      for (;;) {
-        const le = text.indexOf("\r\n", p);
-        if (le < 0) return out;
-        const size = parseInt(text.slice(p, le), 16);
-        if (size === 0) {
-          if (text.length < le + 4) return out;
-          p = le + 4;
-          break;
-        }
-        if (text.length < le + 2 + size + 2) return out;
-        body += text.slice(le + 2, le + 2 + size);
-        p = le + 2 + size + 2;
-      }
-    } else {
-      throw new Error("a response without Content-Length or chunked framing");
-    }
-    out.push({ status: Number(m[1]), headers, body });
-    pos = p;
-  }
-}
-
 /** Writes `chunks` on one connection (each its own write, a macrotask apart) and reads `n` complete responses. */
-function exchange(port: number, chunks: Buffer[], n: number, timeoutMs = 3000): Promise<Resp[]> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, "127.0.0.1");
-    sock.setNoDelay(true);
-    let got = Buffer.alloc(0);
-    let settled = false;
-    const finish = (err: Error | null, value?: Resp[]): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      if (err !== null) reject(err);
-      else resolve(value!);
-    };
-    const timer = setTimeout(() => finish(new Error(`timed out with ${JSON.stringify(got.toString("latin1").slice(0, 400))}`)), timeoutMs);
-    sock.on("data", (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      try {
-        const rs = parseComplete(got);
-        if (rs.length >= n) finish(null, rs);
-      } catch (err) {
-        finish(err as Error);
-      }
-    });
-    sock.on("error", (err) => finish(err));
-    sock.on("close", () => finish(new Error(`closed early with ${JSON.stringify(got.toString("latin1").slice(0, 400))}`)));
-    sock.on("connect", async () => {
-      for (const c of chunks) {
-        if (sock.destroyed) return;
-        sock.write(c);
-        await new Promise((r) => setImmediate(r));
-      }
-    });
+async function exchange(port: number, chunks: Buffer[], n: number, timeoutMs = 3000): Promise<Resp[]> {
+  const r = await raw(port, chunks, { responses: n, yieldBetween: true, timeoutMs });
+  if (r.malformed !== null) throw new Error(`malformed response (${r.malformed}): ${JSON.stringify(r.text.slice(0, 400))}`);
+  if (r.responses < n) throw new Error(`${r.closed ? "closed early" : "timed out"} with ${JSON.stringify(r.text.slice(0, 400))}`);
+  return parseResponses(r.text).map((p) => {
+    if (!/^HTTP\/1\.1 \d{3} /.test(p.statusLine)) throw new Error(`bad status line ${JSON.stringify(p.statusLine)}`);
+    // Every response here is framed by its length (Content-Length or chunked), never by the close.
+    if (p.headers["content-length"] === undefined && p.headers["transfer-encoding"] === undefined) throw new Error("a response without Content-Length or chunked framing");
+    return { status: p.status, headers: p.fields.map(([k, v]): [string, string] => [k.toLowerCase(), v]), body: p.body };
   });
 }
 

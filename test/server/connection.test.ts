@@ -4,152 +4,15 @@
  * leaks and abort signals.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { describe, test } from "node:test";
-import { parseResponses, raw, sleep, startServer, type ParsedResponse, type TestServer, settlesWithin } from "../helpers.ts";
+import { raw, Session } from "../support/client.ts";
+import { completeResponses, type ParsedResponse, parseResponses } from "../support/response.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { settlesWithin, sleep } from "../support/wait.ts";
 
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 const get = (path = "/", extra = ""): string => `GET ${path} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
-
-/** A raw client that records what arrives (and when), for tests that must act between reads. */
-class Client {
-  readonly sock: net.Socket;
-  readonly chunks: Array<{ at: number; data: Buffer }> = [];
-  readonly startedAt = Date.now();
-  closed = false;
-  closedAt = 0;
-  reset = false;
-  private waiters: Array<() => void> = [];
-
-  private constructor(sock: net.Socket, paused: boolean) {
-    this.sock = sock;
-    // A paused client reads nothing: no 'data' listener, so the socket never flows.
-    if (!paused) {
-      sock.on("data", (d: Buffer) => {
-        this.chunks.push({ at: Date.now(), data: d });
-        this.wake();
-      });
-    }
-    sock.on("error", () => {
-      this.reset = true;
-    });
-    const onClosed = (): void => {
-      if (this.closed) return;
-      this.closed = true;
-      this.closedAt = Date.now();
-      this.wake();
-    };
-    sock.on("end", onClosed);
-    sock.on("close", onClosed);
-  }
-
-  static open(port: number, opts: { paused?: boolean } = {}): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect(port, "127.0.0.1");
-      sock.setNoDelay(true);
-      const c = new Client(sock, opts.paused ?? false);
-      sock.once("connect", () => resolve(c));
-      sock.once("error", reject);
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  write(data: string | Buffer): boolean {
-    return this.sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
-  }
-
-  get text(): string {
-    return Buffer.concat(this.chunks.map((c) => c.data)).toString("latin1");
-  }
-
-  /** Waits until `pred(text)` holds; rejects (with what arrived) after `timeoutMs`. */
-  async waitFor(pred: (text: string) => boolean, timeoutMs = 2000, what = "the expected bytes"): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred(this.text)) {
-      const left = deadline - Date.now();
-      if (left <= 0 || (this.closed && !pred(this.text))) {
-        throw new Error(`${what} did not arrive (closed=${this.closed}); got ${JSON.stringify(this.text.slice(0, 600))}`);
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Waits for `n` complete responses (Content-Length or chunked framing) and returns them parsed. */
-  async responses(n: number, timeoutMs = 2000, headRequests = 0): Promise<ParsedResponse[]> {
-    let got: ParsedResponse[] = [];
-    await this.waitFor(
-      (t) => {
-        got = tryParse(t, headRequests);
-        return got.filter((r) => r.status >= 200).length >= n;
-      },
-      timeoutMs,
-      `${n} response(s)`,
-    );
-    return got;
-  }
-
-  async waitClosed(timeoutMs = 2000): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed && Date.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deadline - Date.now());
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-    return this.closed;
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
-/** Complete responses at the start of `text`; an incomplete last one is left out. */
-function tryParse(text: string, headRequests: number): ParsedResponse[] {
-  // parseResponses reads bodies to the end when incomplete; only accept a parse that accounts for every byte of
-  // each response with Content-Length or chunked framing.
-  const out: ParsedResponse[] = [];
-  let pos = 0;
-  let heads = headRequests;
-  while (pos < text.length) {
-    const end = text.indexOf("\r\n\r\n", pos);
-    if (end < 0) break;
-    const head = text.slice(pos, end + 4);
-    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? NaN);
-    const cl = /\r\ncontent-length: (\d+)\r\n/i.exec(head);
-    const chunked = /\r\ntransfer-encoding: chunked\r\n/i.test(head);
-    const noBody = status < 200 || status === 204 || status === 304 || (heads > 0 && status >= 200);
-    let stop: number;
-    if (noBody) stop = end + 4;
-    else if (cl !== null) {
-      stop = end + 4 + Number(cl[1]);
-      if (text.length < stop) break;
-    } else if (chunked) {
-      const last = text.indexOf("\r\n0\r\n\r\n", end + 2);
-      if (last < 0) break;
-      stop = last + 7;
-    } else break; // close-delimited: never complete while open
-    if (status >= 200 && heads > 0) heads--;
-    out.push(...parseResponses(text.slice(pos, stop), noBody && status >= 200 ? 1 : 0));
-    pos = stop;
-  }
-  return out;
-}
 
 async function withServer(
   handler: (req: Request) => Response | Promise<Response>,
@@ -164,8 +27,8 @@ async function withServer(
   }
 }
 
-async function withClient<T>(port: number, fn: (c: Client) => Promise<T>, opts: { paused?: boolean } = {}): Promise<T> {
-  const c = await Client.open(port, opts);
+async function withClient<T>(port: number, fn: (c: Session) => Promise<T>, opts: { paused?: boolean } = {}): Promise<T> {
+  const c = await Session.open(port, opts);
   try {
     return await fn(c);
   } finally {
@@ -490,7 +353,7 @@ describe("backpressure", { timeout: 20_000 }, () => {
         ),
       {},
       async (s) => {
-        const c = await Client.open(s.port, { paused: true });
+        const c = await Session.open(s.port, { paused: true });
         try {
           c.write(get());
           await sleep(500);
@@ -514,7 +377,7 @@ describe("backpressure", { timeout: 20_000 }, () => {
       { limitRequestBody: 100 * 1024 * 1024 },
       async (s) => {
         const TOTAL = 50 * 1024 * 1024;
-        const c = await Client.open(s.port);
+        const c = await Session.open(s.port);
         try {
           c.write(`POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: ${TOTAL}\r\n\r\n`);
           const chunk = Buffer.alloc(64 * 1024, 0x61);
@@ -598,7 +461,7 @@ describe("refusals", { timeout: 20_000 }, () => {
           sent += chunk.length;
           await new Promise((r) => setImmediate(r));
         }
-        await c.waitFor((t) => (full = tryParse(t, 0)).length >= 1, 3000, "the 413 response");
+        await c.waitFor((t) => (full = completeResponses(t)).length >= 1, 3000, "the 413 response");
         assert.equal(full[0]!.status, 413);
         assert.equal(full[0]!.body, "Content Too Large\n");
         assert.deepEqual(full[0]!.headers["connection"], ["close"]);
@@ -640,11 +503,11 @@ describe("timeouts", { timeout: 20_000 }, () => {
       withClient(s.port, async (c) => {
         c.write(get());
         await c.responses(1);
-        const answeredAt = Date.now();
+        const answeredAt = performance.now();
         assert.equal(await c.waitClosed(2000), true, "an idle kept-alive connection was never closed");
         const idle = c.closedAt - answeredAt;
         assert.ok(idle >= 200 && idle < 1500, `closed ${idle} ms after the response, keepAliveTimeout is 300`);
-        assert.equal(tryParse(c.text, 0).length, 1, "something besides the response was sent");
+        assert.equal(parseResponses(c.text).length, 1, "something besides the response was sent");
       }),
     ));
 
@@ -652,14 +515,14 @@ describe("timeouts", { timeout: 20_000 }, () => {
     // Connections with the same timeout share one queue and one Node timer: each must still close no earlier than
     // its own keep-alive period after its own last response, however the others come and go.
     withServer(hello, { ...SHORT, headerTimeout: 5000, keepAliveTimeout: 600 }, async (s) => {
-      const clients = await Promise.all([Client.open(s.port), Client.open(s.port), Client.open(s.port)]);
-      const [a, b, c] = clients as [Client, Client, Client];
+      const clients = await Promise.all([Session.open(s.port), Session.open(s.port), Session.open(s.port)]);
+      const [a, b, c] = clients as [Session, Session, Session];
       try {
-        const lastAnswer = new Map<Client, number>();
-        const ask = async (cl: Client, n: number): Promise<void> => {
+        const lastAnswer = new Map<Session, number>();
+        const ask = async (cl: Session, n: number): Promise<void> => {
           cl.write(get());
           await cl.responses(n);
-          lastAnswer.set(cl, Date.now());
+          lastAnswer.set(cl, performance.now());
         };
         await ask(a, 1);
         await sleep(100);
@@ -767,7 +630,7 @@ describe("no leaks", { timeout: 30_000 }, () => {
 
   test("close() resolves promptly with an idle kept-alive connection open, and closes it", async () => {
     const s = await startServer(hello);
-    const c = await Client.open(s.port);
+    const c = await Session.open(s.port);
     try {
       c.write(get());
       await c.responses(1);

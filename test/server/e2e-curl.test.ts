@@ -8,7 +8,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { sleep, startServer, type TestServer, settlesWithin } from "../helpers.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { settlesWithin, sleep } from "../support/wait.ts";
 
 const CURL = "/usr/bin/curl";
 

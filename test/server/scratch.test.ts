@@ -4,42 +4,22 @@
  * arrive intact while other connections' responses go out, and in order.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
 import { test } from "node:test";
 import { serve } from "../../src/index.ts";
+import { Session } from "../support/client.ts";
 
 const BODY_BYTES = 16 * 1024 - 100;
 
 /** The body for request number k: its own byte, so a body overwritten by another response shows. */
 const bodyFor = (k: number): Buffer => Buffer.alloc(BODY_BYTES, 0x41 + (k % 26));
 
-/** Reads `count` responses of BODY_BYTES from `socket` and returns their bodies in order. */
-function readResponses(socket: net.Socket, count: number): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const bodies: Buffer[] = [];
-    const onData = (chunk: Buffer): void => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const end = buf.indexOf("\r\n\r\n");
-        if (end === -1 || buf.length < end + 4 + BODY_BYTES) break;
-        const head = buf.subarray(0, end).toString("latin1");
-        if (!head.startsWith("HTTP/1.1 200 OK\r\n") || !head.includes(`\r\ncontent-length: ${BODY_BYTES}`)) {
-          socket.off("data", onData);
-          reject(new Error(`unexpected response head: ${JSON.stringify(head)}`));
-          return;
-        }
-        bodies.push(buf.subarray(end + 4, end + 4 + BODY_BYTES));
-        buf = buf.subarray(end + 4 + BODY_BYTES);
-      }
-      if (bodies.length === count) {
-        socket.off("data", onData);
-        resolve(bodies);
-      }
-    };
-    socket.on("data", onData);
-    socket.on("error", reject);
-  });
+/** The next response on `c`, which must be a 200 of BODY_BYTES; its body. */
+async function nextBody(c: Session): Promise<Buffer> {
+  const r = await c.response({ ms: 20_000 });
+  if (r.statusLine !== "HTTP/1.1 200 OK" || !r.fields.some(([k, v]) => k === "content-length" && v === String(BODY_BYTES))) {
+    throw new Error(`unexpected response head: ${JSON.stringify([r.statusLine, ...r.fields.map(([k, v]) => `${k}: ${v}`)])}`);
+  }
+  return Buffer.from(r.body, "latin1");
 }
 
 test("responses stay intact while a slow reader's writes are pending", { timeout: 30_000 }, async () => {
@@ -57,29 +37,23 @@ test("responses stay intact while a slow reader's writes are pending", { timeout
     // A: asks for 400 responses (about 6.4 MB) and reads none yet, so the kernel's buffers fill and its
     // writes stay pending in the server.
     const slowCount = 400;
-    const slow = net.connect(server.port, "127.0.0.1");
-    await new Promise((r) => slow.once("connect", r));
-    slow.pause();
+    const slow = await Session.open(server.port, { paused: true });
     let requests = "";
     for (let k = 0; k < slowCount; k++) requests += `GET /${k} HTTP/1.1\r\nHost: a\r\n\r\n`;
     slow.write(requests);
     await new Promise((r) => setTimeout(r, 300));
 
     // B: meanwhile, one request at a time, each answer checked.
-    const quick = net.connect(server.port, "127.0.0.1");
-    await new Promise((r) => quick.once("connect", r));
+    const quick = await Session.open(server.port);
     for (let k = 0; k < 60; k++) {
-      const got = readResponses(quick, 1);
       quick.write(`GET /${k * 7 + 3} HTTP/1.1\r\nHost: a\r\n\r\n`);
-      const [body] = await got;
-      assert.ok(body!.equals(bodyFor(k * 7 + 3)), `quick response ${k} is intact`);
+      const body = await nextBody(quick);
+      assert.ok(body.equals(bodyFor(k * 7 + 3)), `quick response ${k} is intact`);
     }
     quick.destroy();
 
-    const all = readResponses(slow, slowCount);
     slow.resume();
-    const bodies = await all;
-    for (let k = 0; k < slowCount; k++) assert.ok(bodies[k]!.equals(bodyFor(k)), `slow response ${k} is intact`);
+    for (let k = 0; k < slowCount; k++) assert.ok((await nextBody(slow)).equals(bodyFor(k)), `slow response ${k} is intact`);
     slow.destroy();
   } finally {
     await server.close();

@@ -7,37 +7,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { ROOT, raw, startCli } from "../helpers.ts";
-import { connectWs, handshake } from "./client.ts";
+import { ROOT, startCli } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { accepting, freePort } from "../support/wait.ts";
+import { connectWs, handshake } from "../support/ws.ts";
 
 const BUN = path.join(ROOT, "node_modules", ".bin", "bun");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        r(true);
-      });
-      s.on("error", () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 async function bunChatTranscript(port: number): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -92,7 +69,7 @@ async function sameOnBunAndOryx(app: string, transcript: (port: number) => Promi
   const bun = spawn(BUN, ["run", app], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "ignore", "pipe"] });
   let onBun: unknown[];
   try {
-    await waitPort(port);
+    await accepting(port, 10_000, () => bun.exitCode === null, () => `nothing listens on ${port}`);
     onBun = await transcript(port);
   } finally {
     bun.kill();

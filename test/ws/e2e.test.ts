@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { startCli, type CliProcess, raw } from "../helpers.ts";
-import { connectWs, frame, handshake, rawSession } from "./client.ts";
+import { type CliProcess, startCli } from "../support/cli.ts";
+import { raw } from "../support/client.ts";
+import { connectWs, frame, handshake, rawSession } from "../support/ws.ts";
 
 const APP = "test/fixtures/ws/bun-chat.ts";
 

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startCli } from "../helpers.ts";
-import { connectWs, type WsClient } from "./client.ts";
+import { startCli } from "../support/cli.ts";
+import { connectWs, type WsClient } from "../support/ws.ts";
 
 /** Reads `c`'s messages until one satisfies `pred` (others, such as "X joined" from anyone, are skipped). */
 async function until(c: WsClient, pred: (m: string) => boolean): Promise<string> {

@@ -4,91 +4,14 @@
  * with real clients. Every process started here is remembered and killed by pid in `cleanup()`, together with
  * every worker pid that was ever seen under it.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
-import net from "node:net";
-import { CLI, ROOT, parseResponses, sleep } from "../helpers.ts";
-
-export { CLI, ROOT, sleep };
+import { spawn, type ChildProcess } from "node:child_process";
+import { CLI, ROOT } from "./cli.ts";
+import { raw } from "./client.ts";
+import { alive, children, fdCount, isWorkerProcess, signal } from "./proc.ts";
+import { parseResponses } from "./response.ts";
+import { sleep, until } from "./wait.ts";
 
 export const LOCAL = ["-b", "127.0.0.1:0"];
-
-// ─── /proc ──────────────────────────────────────────────────────────────────────────────────────────────────
-
-export interface ProcStat {
-  pid: number;
-  state: string;
-  ppid: number;
-  /** utime + stime, in clock ticks. */
-  cpuTicks: number;
-}
-
-/** One process's /proc/PID/stat, or null if it does not exist (any more). */
-export function procStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return null;
-  }
-  // "pid (comm) state ppid ..."; comm may contain spaces and parentheses: split after the last ")".
-  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { pid, state: rest[0]!, ppid: Number(rest[1]), cpuTicks: Number(rest[11]) + Number(rest[12]) };
-}
-
-/** True if `pid` exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  const s = procStat(pid);
-  return s !== null && s.state !== "Z" && s.state !== "X";
-}
-
-/** Every process whose parent is `ppid`, zombies included (as `ps --ppid` finds them: a scan of /proc). */
-export function children(ppid: number): ProcStat[] {
-  const out: ProcStat[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    const s = procStat(Number(name));
-    if (s !== null && s.ppid === ppid) out.push(s);
-  }
-  return out.sort((a, b) => a.pid - b.pid);
-}
-
-/** How many descriptors `pid` has open. */
-export function fdCount(pid: number): number {
-  return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** What each descriptor of `pid` points to, for messages. */
-export function fdTargets(pid: number): string[] {
-  return readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return `${fd} -> ${readlinkSync(`/proc/${pid}/fd/${fd}`)}`;
-    } catch {
-      return `${fd} -> ?`;
-    }
-  });
-}
-
-let ticks = 0;
-/** The kernel's clock ticks per second (for /proc/PID/stat times). */
-export function clockTicks(): number {
-  if (ticks === 0) {
-    try {
-      ticks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-    } catch {
-      ticks = 100;
-    }
-  }
-  return ticks;
-}
-
-function isWorkerProcess(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker-main");
-  } catch {
-    return false;
-  }
-}
 
 // ─── the CLI ────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -200,16 +123,6 @@ export async function launch(args: string[], opts: LaunchOptions = {}): Promise<
   }
 }
 
-/** Sends `signal` to `pid` if it exists; true if it was sent. */
-export function signal(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** SIGKILLs the master and every worker seen under it that still runs; waits (bounded) for the master's exit. */
 export async function kill(o: Oryx): Promise<void> {
   try {
@@ -288,37 +201,6 @@ export async function accepted(base: Map<number, number>, ms: number): Promise<n
   return found;
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for a launcher that binds it itself). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-// ─── waiting ────────────────────────────────────────────────────────────────────────────────────────────────
-
-/** Rejects if `p` does not settle within `ms`. */
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    }),
-  ]);
-}
-
-/** Polls `pred` every `every` ms until it is true; throws after `ms` with `what` (and `detail()` if given). */
-export async function until(pred: () => boolean, ms: number, what: string, detail?: () => string, every = 25): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? `: ${detail()}` : ""}`);
-    await sleep(every);
-  }
-}
-
 // ─── clients ────────────────────────────────────────────────────────────────────────────────────────────────
 
 export interface Hit {
@@ -338,50 +220,28 @@ export interface Hit {
  * 200-class response followed by EOF. A response that is complete but not followed by EOF within `timeoutMs`
  * fails with "no-eof".
  */
-export function hit(port: number, target: string, opts: { timeoutMs?: number; keepAlive?: boolean } = {}): Promise<Hit> {
+export async function hit(port: number, target: string, opts: { timeoutMs?: number; keepAlive?: boolean } = {}): Promise<Hit> {
   const startedAt = performance.now();
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve) => {
-    const sock = net.connect(port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    let responseAt = 0;
-    let done = false;
-    const finish = (error: string, eof: boolean): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      const eofAt = eof ? performance.now() : 0;
-      const text = Buffer.concat(chunks).toString("latin1");
-      let status = 0;
-      let body = "";
-      if (error === "") {
-        try {
-          const rs = parseResponses(text);
-          if (rs.length !== 1) error = text === "" ? "eof-without-response" : "bad-response";
-          else {
-            status = rs[0]!.status;
-            body = rs[0]!.body;
-          }
-        } catch {
-          error = text === "" ? "eof-without-response" : "incomplete-response";
-        }
+  const request = `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${opts.keepAlive ? "" : "Connection: close\r\n"}\r\n`;
+  const r = await raw(port, request, { timeoutMs: opts.timeoutMs ?? 10_000 });
+  const eofAt = r.closed && r.error === "" ? r.endedAt : 0;
+  let error = r.error !== "" ? r.error : !r.closed ? (r.text !== "" ? "no-eof" : "timeout") : "";
+  let status = 0;
+  let body = "";
+  if (error === "") {
+    try {
+      const rs = parseResponses(r.text);
+      if (rs.length !== 1) error = r.text === "" ? "eof-without-response" : "bad-response";
+      else {
+        status = rs[0]!.status;
+        body = rs[0]!.body;
       }
-      if (error === "" && (status < 200 || status >= 300)) error = `status ${status}`;
-      resolve({ ok: error === "", status, body, error, startedAt, responseAt: responseAt || eofAt, eofAt });
-    };
-    const timer = setTimeout(() => finish(chunks.length > 0 ? "no-eof" : "timeout", false), timeoutMs);
-    sock.on("data", (d: Buffer) => {
-      chunks.push(d);
-      responseAt = performance.now();
-    });
-    sock.on("end", () => finish("", true));
-    sock.on("close", () => finish("", true));
-    sock.on("error", (e: NodeJS.ErrnoException) => finish(e.code ?? e.message, false));
-    sock.on("connect", () => {
-      sock.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${opts.keepAlive ? "" : "Connection: close\r\n"}\r\n`, "latin1");
-    });
-  });
+    } catch {
+      error = r.text === "" ? "eof-without-response" : "incomplete-response";
+    }
+  }
+  if (error === "" && (status < 200 || status >= 300)) error = `status ${status}`;
+  return { ok: error === "", status, body, error, startedAt, responseAt: r.lastDataAt || eofAt, eofAt };
 }
 
 export interface Load {
@@ -416,9 +276,4 @@ export function failureSummary(hits: Hit[]): string {
   const by = new Map<string, number>();
   for (const h of hits) if (!h.ok) by.set(h.error, (by.get(h.error) ?? 0) + 1);
   return [...by].map(([k, v]) => `${k}: ${v}`).join(", ") || "none";
-}
-
-/** Builds dist/ if a test file is run on its own before `npm run build`. */
-export function ensureBuilt(): void {
-  if (!existsSync(CLI)) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT, stdio: "inherit" });
 }

@@ -29,6 +29,37 @@ const lineOf = (n: number): string => `GET /${"a".repeat(n - "GET / HTTP/1.1".le
 const fieldOf = (n: number): string => `X-A: ${"b".repeat(n - "X-A: ".length)}`;
 const fields = (n: number): string => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join("");
 
+/** Malformed request lines (each sent with `Host: a` and nothing else): 400 whatever the limits. */
+export const BAD_REQUEST_LINES: ReadonlyArray<readonly [name: string, line: string]> = [
+  ["double space after the method", "GET  / HTTP/1.1"],
+  ["double space before the version", "GET /  HTTP/1.1"],
+  ["missing version (HTTP/0.9)", "GET /"],
+  ["missing version, trailing space", "GET / "],
+  ["lowercase http/1.1", "GET / http/1.1"],
+  ["tab separators", "GET\t/\tHTTP/1.1"],
+  ["method with a non-token char", "GE(T / HTTP/1.1"],
+  ["method with a non-ASCII byte", "G\xc9T / HTTP/1.1"],
+  ["leading space", " GET / HTTP/1.1"],
+  ["trailing space after the version", "GET / HTTP/1.1 "],
+  ["target with a space", "GET /a b HTTP/1.1"],
+  ["target with a control char", "GET /a\x01b HTTP/1.1"],
+  ["target with DEL", "GET /a\x7fb HTTP/1.1"],
+  ["target with a non-ASCII byte", "GET /caf\xe9 HTTP/1.1"],
+  ["target with a NUL", "GET /a\x00 HTTP/1.1"],
+  ["target with a fragment", "GET /a#frag HTTP/1.1"],
+  ["target that is only a fragment after the path", "GET /# HTTP/1.1"],
+  ["target with a backslash", "GET /a\\..\\admin HTTP/1.1"],
+  ["absolute-form target with a backslash", "GET http://a/b\\c HTTP/1.1"],
+  ["empty method", " / HTTP/1.1"],
+  ["asterisk form for GET", "GET * HTTP/1.1"],
+];
+
+/** HTTP versions oryx does not serve (505) or that are not versions at all (400). */
+export const BAD_VERSIONS: ReadonlyArray<readonly [version: string, status: number]> = [
+  ...["HTTP/2.0", "HTTP/1.2", "HTTP/3.0", "HTTP/0.9"].map((v) => [v, 505] as const),
+  ...["HTTP/1.10", "HTTP/1", "HTTP/1.", "HTTP/11", "HTTP/1.x", "HTTPS/1.1", "HTTP/1,1"].map((v) => [v, 400] as const),
+];
+
 export const REFUSALS: RefusalCase[] = [
   // Content-Length and Transfer-Encoding
   { name: "Content-Length with Transfer-Encoding", bytes: post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n"), status: 400, split: true },
@@ -67,31 +98,8 @@ export const REFUSALS: RefusalCase[] = [
   { name: "Host a/b", bytes: get("Host: a/b\r\n"), status: 400 },
   { name: "Host a@b", bytes: get("Host: a@b\r\n"), status: 400 },
   // request line
-  ...([
-    ["double space after the method", "GET  / HTTP/1.1"],
-    ["double space before the version", "GET /  HTTP/1.1"],
-    ["missing version (HTTP/0.9)", "GET /"],
-    ["missing version, trailing space", "GET / "],
-    ["lowercase http/1.1", "GET / http/1.1"],
-    ["tab separators", "GET\t/\tHTTP/1.1"],
-    ["method with a non-token char", "GE(T / HTTP/1.1"],
-    ["method with a non-ASCII byte", "G\xc9T / HTTP/1.1"],
-    ["leading space", " GET / HTTP/1.1"],
-    ["trailing space after the version", "GET / HTTP/1.1 "],
-    ["target with a space", "GET /a b HTTP/1.1"],
-    ["target with a control char", "GET /a\x01b HTTP/1.1"],
-    ["target with DEL", "GET /a\x7fb HTTP/1.1"],
-    ["target with a non-ASCII byte", "GET /caf\xe9 HTTP/1.1"],
-    ["target with a NUL", "GET /a\x00 HTTP/1.1"],
-    ["target with a fragment", "GET /a#frag HTTP/1.1"],
-    ["target that is only a fragment after the path", "GET /# HTTP/1.1"],
-    ["target with a backslash", "GET /a\\..\\admin HTTP/1.1"],
-    ["absolute-form target with a backslash", "GET http://a/b\\c HTTP/1.1"],
-    ["empty method", " / HTTP/1.1"],
-    ["asterisk form for GET", "GET * HTTP/1.1"],
-  ] as const).map(([n, line]) => ({ name: n, bytes: `${line}\r\nHost: a\r\n\r\n`, status: 400 })),
-  ...["HTTP/2.0", "HTTP/1.2", "HTTP/3.0", "HTTP/0.9"].map((v) => ({ name: `version ${v}`, bytes: `GET / ${v}\r\nHost: a\r\n\r\n`, status: 505, split: v === "HTTP/2.0" })),
-  ...["HTTP/1.10", "HTTP/1", "HTTP/1.", "HTTP/11", "HTTP/1.x", "HTTPS/1.1", "HTTP/1,1"].map((v) => ({ name: `version ${v}`, bytes: `GET / ${v}\r\nHost: a\r\n\r\n`, status: 400, split: v === "HTTP/1.10" })),
+  ...BAD_REQUEST_LINES.map(([n, line]) => ({ name: n, bytes: `${line}\r\nHost: a\r\n\r\n`, status: 400 })),
+  ...BAD_VERSIONS.map(([v, status]) => ({ name: `version ${v}`, bytes: `GET / ${v}\r\nHost: a\r\n\r\n`, status, split: v === "HTTP/2.0" || v === "HTTP/1.10" })),
   { name: "many leading empty lines", bytes: `${"\r\n".repeat(50)}GET / HTTP/1.1\r\nHost: a\r\n\r\n`, status: 400 },
   // Expect
   { name: "Expect other than 100-continue", bytes: post("Expect: 200-ok\r\nContent-Length: 5\r\n", "hello"), status: 417 },

@@ -14,7 +14,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { memoryKiB, patternSha256, postChunked } from "../../bench/body-client.ts";
-import { LOCAL, cleanup, ensureBuilt, launch, stop } from "../e2e/pool.ts";
+import { ensureBuilt } from "../support/cli.ts";
+import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
 
 before(ensureBuilt);
 after(cleanup);
