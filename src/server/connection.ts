@@ -1,3 +1,14 @@
+/**
+ * The connection state machine: one client connection from accept to close (idle → head → active → draining →
+ * closing), its timeouts' meanings, keep-alive and graceful stop, refusals, eviction at --worker-connections and
+ * the switch to WebSocket. The rooms it drives do the rest: timeouts.ts (the queues), output.ts (how bytes are
+ * written), body-flow.ts (a request body's flow), exchange.ts (one request and response), http/framing.ts (how a
+ * response is framed).
+ *
+ * Why over 500 lines: every transition of the phase and of the one armed timeout is here, in one place, on
+ * purpose: split across files, they could be read only together (a fifth of the lines are comments saying why
+ * each transition is as it is).
+ */
 import type { Socket } from "node:net";
 import type { AccessRecord, AsciiText, RequestHandler } from "../gateway/exchange.ts";
 import { HeadParser, HttpError, closesAfter, httpDate, serializeHead, simpleResponse, type Limits, type RequestHead, type ResponseFraming } from "../http/index.ts";
