@@ -56,7 +56,7 @@ export function closesAfter(requestKeepAlive: boolean, framing: ResponseFraming,
 
 /** The app's framing-related header fields, read and taken out of its list (they are oryx's to write). */
 export interface AppFraming {
-  /** The app's list without content-length, transfer-encoding, connection and keep-alive (the same list if none). */
+  /** The app's list without content-length, transfer-encoding, connection and keep-alive. */
   headers: string[];
   /** The app's Content-Length when it is a plain decimal, else -1. */
   length: number;
@@ -66,21 +66,18 @@ export interface AppFraming {
   date: boolean;
 }
 
-const NOTHING_TAKEN: AppFraming = { headers: [], length: -1, close: false, date: false };
-
 /**
- * Reads a flat (name, value, …) list of lowercase names. A list without any of those fields (nearly every one)
- * is returned as it is, in a shared answer that must not be kept or changed: no allocation on that path.
+ * Reads a flat (name, value, …) list of lowercase names. Null when it holds none of those fields (nearly every
+ * list): the list is then sent as it is, and nothing was allocated or stored.
  */
-export function takeAppFraming(headers: string[]): AppFraming {
+export function takeAppFraming(headers: string[]): AppFraming | null {
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
     if (name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "date" || name === "keep-alive") {
       return takeFrom(headers);
     }
   }
-  NOTHING_TAKEN.headers = headers;
-  return NOTHING_TAKEN;
+  return null;
 }
 
 function takeFrom(headers: string[]): AppFraming {

@@ -16,7 +16,7 @@ import { ConnectionInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
 import type { WsContext } from "../ws/context.ts";
 import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
-import { DRAIN_MAX_MS, type ExchangeBody } from "./body-flow.ts";
+import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, type BodyHost, type BodyState } from "./body-flow.ts";
 import { ConnExchange } from "./exchange.ts";
 import { beginBatch, clockOf, dropOut, endBatch, flushOut, sentMark, waitingBytes, writeRaw, writeResponse, type Output } from "./output.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
@@ -126,7 +126,7 @@ const sendMarks = new WeakMap<Connection, number>();
  * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
  * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
  */
-export class Connection implements UpgradeHost, Timed, Output {
+export class Connection implements UpgradeHost, Timed, Output, BodyHost {
   readonly socket: Socket;
   /** The connection's facts: given at accept (PROXY header, Unix socket), else read from the socket when first asked. */
   private known: ConnectionInfo | null;
@@ -326,14 +326,14 @@ export class Connection implements UpgradeHost, Timed, Output {
 
   private feedBody(ex: ConnExchange, buf: Buffer, off: number): number {
     if (this.timerKind === Timer.Body) this.arm(Timer.Body, this.opts.bodyTimeoutMs);
-    return ex.feed(buf, off);
+    return feedBody(ex, buf, off);
   }
 
   /** Called by the exchange when the whole request body has arrived. */
-  bodyComplete(ex: ExchangeBody): void {
+  bodyComplete(ex: BodyState): void {
     ex.bodyDone = true;
     if (this.timerKind === Timer.Body || this.timerKind === Timer.Drain) this.armOutput();
-    ex.endSink();
+    endSink(ex);
     if (this.phase === Phase.Draining) this.nextRequest();
   }
 
@@ -418,7 +418,7 @@ export class Connection implements UpgradeHost, Timed, Output {
   writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | AsciiText | null): void {
     const head = ex.head;
     const close =
-      closesAfter(head.keepAlive, framing, ex.appSaysClose) || this.shuttingDown || this.clientEnded || this.opts.keepAliveTimeoutMs === 0 || ex.unreadForcesClose();
+      closesAfter(head.keepAlive, framing, ex.appSaysClose) || this.shuttingDown || this.clientEnded || this.opts.keepAliveTimeoutMs === 0 || unreadForcesClose(ex);
     ex.keepAlive = !close;
     ex.status = status;
     const s = serializeHead({
@@ -514,7 +514,7 @@ export class Connection implements UpgradeHost, Timed, Output {
       return;
     }
     if (!ex.bodyDone) {
-      ex.startDiscarding();
+      startDiscarding(ex);
       this.phase = Phase.Draining;
       this.arm(Timer.Drain, DRAIN_MAX_MS);
       this.resumeInput();

@@ -4,10 +4,11 @@
  * whole or streamed, framed as http/framing.ts decides. Every method is a no-op once the exchange is finished, so
  * an app holding on to a stale request can never write into the next one.
  */
-import type { AsciiText, Exchange } from "../gateway/exchange.ts";
+import type { AsciiText, BodySink, Exchange, RequestBody } from "../gateway/exchange.ts";
 import { ConnectionInfo } from "../gateway/info.ts";
 import {
   LAST_CHUNK,
+  type ChunkedDecoder,
   NO_BODY,
   STREAMED,
   bodyOnWire,
@@ -21,18 +22,32 @@ import {
 } from "../http/index.ts";
 import type { WsContext } from "../ws/context.ts";
 import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
-import { ExchangeBody } from "./body-flow.ts";
+import { decoderFor, deliverBody, discardBody, failBody, resumeBody, startBody, type BodyState } from "./body-flow.ts";
 import type { Connection } from "./connection.ts";
 import { readForwarded } from "./forwarded.ts";
 
-export class ConnExchange extends ExchangeBody implements Exchange {
+export class ConnExchange implements Exchange, BodyState {
+  readonly head: RequestHead;
   readonly info: ConnectionInfo;
   readonly scheme: "http" | "https";
   readonly forwardedHost: string | null = null;
+  readonly body: RequestBody | null;
   /** When the request arrived (for the access log; 0 without one, which saves a clock read per request). */
   readonly startedAt: number;
+  readonly decoder: ChunkedDecoder | null;
+  readonly deliverFn: (chunk: Buffer) => void;
   onAbort: ((reason: Error) => void) | null = null;
   aborted = false;
+  /** Bytes of a Content-Length body not yet received. */
+  remaining: number;
+  bodyDone: boolean;
+  sink: BodySink | null = null;
+  flowing = false;
+  discarding = false;
+  continueSent = false;
+  drainedBytes = 0;
+  headWritten = false;
+  finished = false;
   keepAlive = false;
   appSaysClose = false;
   appHasDate = false;
@@ -42,9 +57,11 @@ export class ConnExchange extends ExchangeBody implements Exchange {
   private declared = -1;
   private written = 0;
   private isHead: boolean;
+  readonly conn: Connection;
 
   constructor(conn: Connection, head: RequestHead) {
-    super(conn, head);
+    this.conn = conn;
+    this.head = head;
     this.startedAt = 0;
     if (conn.opts.onAccess !== null) {
       this.startedAt = Date.now();
@@ -69,7 +86,40 @@ export class ConnExchange extends ExchangeBody implements Exchange {
       }
     }
     this.isHead = head.method === "HEAD";
+    this.remaining = head.framing === "length" ? head.contentLength : 0;
+    this.bodyDone = head.framing === "none";
+    this.decoder = decoderFor(head, conn.opts.limits);
+    this.body = this.bodyDone ? null : this;
+    this.deliverFn = this.decoder === null ? noDeliver : (chunk) => this.deliver(chunk);
   }
+
+  // ─── the request body (body-flow.ts) ──
+
+  get length(): number | null {
+    return this.head.framing === "length" ? this.head.contentLength : null;
+  }
+
+  start(sink: BodySink): void {
+    startBody(this, sink);
+  }
+
+  resume(): void {
+    resumeBody(this);
+  }
+
+  discard(): void {
+    discardBody(this);
+  }
+
+  deliver(chunk: Buffer): void {
+    deliverBody(this, chunk);
+  }
+
+  failBody(err: Error): void {
+    failBody(this, err);
+  }
+
+  // ─── the exchange ──
 
   get closed(): boolean {
     return this.finished;
@@ -102,6 +152,10 @@ export class ConnExchange extends ExchangeBody implements Exchange {
   /** Takes the app's framing-related headers out (they are oryx's to write); returns the rest. */
   private takeFraming(headers: string[], length: number): string[] {
     const t = takeAppFraming(headers);
+    if (t === null) {
+      this.declared = length >= 0 ? length : -1;
+      return headers;
+    }
     if (t.close) this.appSaysClose = true;
     if (t.date) this.appHasDate = true;
     this.declared = length >= 0 ? length : t.length;
@@ -195,6 +249,8 @@ export class ConnExchange extends ExchangeBody implements Exchange {
     this.respond(status, "", ["content-type", "text/plain; charset=utf-8"], body);
   }
 }
+
+function noDeliver(): void {}
 
 function simpleBody(status: number): string {
   // The same text simpleResponse uses: the reason phrase, nothing of the request, no stack.
