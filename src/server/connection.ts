@@ -22,9 +22,6 @@ import { beginBatch, clockOf, dropOut, endBatch, flushOut, sentMark, waitingByte
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 
-export { DRAIN_MAX_BYTES, DRAIN_MAX_MS } from "./body-flow.ts";
-export { ConnExchange };
-
 export interface ConnectionOptions {
   limits: Limits;
   /** Longest wait for a complete request head, from its first byte (or from accept for the first request). */
@@ -418,7 +415,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
   writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | AsciiText | null): void {
     const head = ex.head;
     const close =
-      closesAfter(head.keepAlive, framing, ex.appSaysClose) || this.shuttingDown || this.clientEnded || this.opts.keepAliveTimeoutMs === 0 || unreadForcesClose(ex);
+      closesAfter(head.keepAlive, framing, ex.appSaysClose) || this.shuttingDown || this.clientEnded || this.opts.keepAliveTimeoutMs === 0 || (!ex.bodyDone && unreadForcesClose(ex));
     ex.keepAlive = !close;
     ex.status = status;
     const s = serializeHead({

@@ -18,6 +18,7 @@ import {
   simpleResponse,
   takeAppFraming,
   type RequestHead,
+  type AppFraming,
   type ResponseFraming,
 } from "../http/index.ts";
 import type { WsContext } from "../ws/context.ts";
@@ -149,13 +150,8 @@ export class ConnExchange implements Exchange, BodyState {
 
   // ─── response ──
 
-  /** Takes the app's framing-related headers out (they are oryx's to write); returns the rest. */
-  private takeFraming(headers: string[], length: number): string[] {
-    const t = takeAppFraming(headers);
-    if (t === null) {
-      this.declared = length >= 0 ? length : -1;
-      return headers;
-    }
+  /** The app's framing-related fields were taken out of its headers (see takeAppFraming): note what they said. */
+  private useAppFraming(t: AppFraming, length: number): string[] {
     if (t.close) this.appSaysClose = true;
     if (t.date) this.appHasDate = true;
     this.declared = length >= 0 ? length : t.length;
@@ -165,7 +161,9 @@ export class ConnExchange implements Exchange, BodyState {
   respond(status: number, reason: string, headers: string[], body: Uint8Array | AsciiText | null, length = -1): void {
     if (this.finished || this.headWritten) return;
     this.headWritten = true;
-    const clean = this.takeFraming(headers, length);
+    const t = takeAppFraming(headers);
+    if (t === null) this.declared = length >= 0 ? length : -1;
+    const clean = t === null ? headers : this.useAppFraming(t, length);
     const whole = body === null ? NO_BODY : body.length;
     const framing = responseFraming(this.isHead, this.head.versionMinor, status, this.declared, whole);
     const len = framedLength(this.isHead, status, this.declared, whole);
@@ -176,7 +174,9 @@ export class ConnExchange implements Exchange, BodyState {
   begin(status: number, reason: string, headers: string[], length: number): void {
     if (this.finished || this.headWritten) return;
     this.headWritten = true;
-    const clean = this.takeFraming(headers, length);
+    const t = takeAppFraming(headers);
+    if (t === null) this.declared = length >= 0 ? length : -1;
+    const clean = t === null ? headers : this.useAppFraming(t, length);
     const framing = responseFraming(this.isHead, this.head.versionMinor, status, this.declared, STREAMED);
     this.conn.writeHead(this, status, reason, clean, framing, framedLength(this.isHead, status, this.declared, STREAMED), null);
     this.framing = bodyOnWire(this.isHead, status) ? framing : "none";

@@ -117,40 +117,47 @@ export function writeRaw(c: Output, data: Uint8Array | string): boolean {
   return ok;
 }
 
-/** Writes a serialized response head (latin1) and a whole body (none: null), collected or at once. */
+/**
+ * Writes a serialized response head (latin1) and a whole body (none: null), collected or at once. Kept small so
+ * that it is inlined where responses are made: text (the common case) is handled here, bytes in `writeBytes`.
+ */
 export function writeResponse(c: Output, s: string, body: Uint8Array | AsciiText | null): void {
-  const socket = c.socket;
   if (typeof body === "string") {
     // ASCII text: head and body are one latin1 string, one buffer.
     if (c.batching || c.deferring) c.outText += s + body;
-    else if (!socket.write(s + body, "latin1")) c.blocked();
+    else if (!c.socket.write(s + body, "latin1")) c.blocked();
   } else if (body !== null && body.length > 0) {
-    if (body.length <= COALESCE_MAX_BYTES) {
-      // One buffer, one write: cheaper than a writev of head and body.
-      const n = s.length + body.length;
-      if (c.batching || c.deferring) {
-        // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
-        collect(c, assemble(Buffer.allocUnsafe(n), s, body));
-      } else if (n <= SCRATCH_BYTES) {
-        // Written at once: the shared scratch buffer, unless a write still holds it (see below).
-        if (!socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n))) c.blocked();
-        // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
-        // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
-        if (socket.writableLength !== 0) scratch = null;
-      } else if (!socket.write(assemble(Buffer.allocUnsafe(n), s, body))) {
-        c.blocked();
-      }
-    } else {
-      flushOut(c);
-      socket.cork();
-      socket.write(s, "latin1");
-      if (!socket.write(body)) c.blocked();
-      socket.uncork();
-    }
+    writeBytes(c, s, body);
   } else if (c.batching || c.deferring) {
     c.outText += s;
-  } else if (!socket.write(s, "latin1")) {
+  } else if (!c.socket.write(s, "latin1")) {
     c.blocked();
+  }
+}
+
+function writeBytes(c: Output, s: string, body: Uint8Array): void {
+  const socket = c.socket;
+  if (body.length <= COALESCE_MAX_BYTES) {
+    // One buffer, one write: cheaper than a writev of head and body.
+    const n = s.length + body.length;
+    if (c.batching || c.deferring) {
+      // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
+      collect(c, assemble(Buffer.allocUnsafe(n), s, body));
+    } else if (n <= SCRATCH_BYTES) {
+      // Written at once: the shared scratch buffer, unless a write still holds it (see below).
+      if (!socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n))) c.blocked();
+      // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
+      // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
+      if (socket.writableLength !== 0) scratch = null;
+    } else if (!socket.write(assemble(Buffer.allocUnsafe(n), s, body))) {
+      c.blocked();
+    }
+  } else {
+    flushOut(c);
+    socket.cork();
+    socket.write(s, "latin1");
+    if (!socket.write(body)) c.blocked();
+    socket.uncork();
   }
 }
 
