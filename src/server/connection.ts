@@ -18,7 +18,8 @@ import type { WsContext } from "../ws/context.ts";
 import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
 import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, type BodyHost, type BodyState } from "./body-flow.ts";
 import { ConnExchange } from "./exchange.ts";
-import { beginBatch, clockOf, dropOut, endBatch, flushOut, sentMark, waitingBytes, writeRaw, writeResponse, type Output } from "./output.ts";
+import { beginBatch, clockOf, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
+import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 
@@ -112,7 +113,7 @@ const enum Timer {
   WebSocket,
 }
 
-/** Where each connection with a send timeout armed stood when it was armed (see `sentMark`); none for the others. */
+/** Where each connection with a send timeout armed stood when it was armed (see socketSentMark); none for the others. */
 const sendMarks = new WeakMap<Connection, number>();
 
 /**
@@ -450,7 +451,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
   }
 
   private armSend(): void {
-    sendMarks.set(this, sentMark(this.socket));
+    sendMarks.set(this, socketSentMark(this.socket));
     this.arm(Timer.Send, this.opts.sendTimeoutMs!);
   }
 
@@ -487,12 +488,12 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
   /** The send timeout passed: if the kernel took any of the output meanwhile, wait again; else the client is gone. */
   private sendExpired(): void {
     const socket = this.socket;
-    const mark = sentMark(socket);
+    const mark = socketSentMark(socket);
     if (mark !== sendMarks.get(this)) {
       this.armSend();
       return;
     }
-    if (waitingBytes(socket) === 0 && this.phase !== Phase.Closing) {
+    if (socketQueuedBytes(socket) === 0 && this.phase !== Phase.Closing) {
       this.sendDone();
       return;
     }

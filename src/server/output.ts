@@ -1,7 +1,7 @@
 /**
  * A connection's output: responses collected while a batch of received bytes is processed and written in one
- * write, small head-and-body pairs assembled in one shared scratch buffer, and the measure of how far the kernel
- * took the output (for the send timeout). The connection decides what to write and when; this decides how.
+ * write, and small head-and-body pairs assembled in one shared scratch buffer. The connection decides what to
+ * write and when; this decides how.
  */
 import type { Socket } from "node:net";
 import type { AsciiText } from "../gateway/exchange.ts";
@@ -166,27 +166,4 @@ function assemble(out: Buffer, head: string, body: Uint8Array): Buffer {
   out.latin1Write(head, 0);
   out.set(body, head.length);
   return out;
-}
-
-type Internals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: Socket | null };
-
-/**
- * How far a socket's output has got: bytes handed to libuv minus those libuv still holds, so it grows exactly by
- * what the kernel accepted. (Node's own `bufferSize` getter reads the same writeQueueSize.) A TLS socket adds its
- * underlying TCP socket's, where the encrypted bytes wait.
- */
-export function sentMark(socket: Socket): number {
-  const s = socket as unknown as Internals;
-  let mark = (s._bytesDispatched ?? 0) - (s._handle?.writeQueueSize ?? 0);
-  const parent = s._parent;
-  if (parent !== undefined && parent !== null) {
-    const p = parent as unknown as Internals;
-    mark += (p._bytesDispatched ?? 0) - (p._handle?.writeQueueSize ?? 0);
-  }
-  return mark;
-}
-
-/** Bytes written but not yet taken by the kernel: Node's buffer and libuv's queue. */
-export function waitingBytes(socket: Socket): number {
-  return socket.writableLength + ((socket as unknown as Internals)._handle?.writeQueueSize ?? 0);
 }
