@@ -1,4 +1,5 @@
 import type { Logger } from "../log.ts";
+import { bodyOnWire } from "../http/index.ts";
 import { asciiText, type ConnectionInfo, type Exchange, type RequestHandler } from "./exchange.ts";
 import { createRequest, requestUrl } from "./request.ts";
 import { LiteHeaders } from "./lite-headers.ts";
@@ -327,7 +328,8 @@ async function streamBody(
     return;
   }
   ex.begin(status, reason, headers, -1);
-  if (ex.head.method === "HEAD") {
+  // No body goes on the wire (HEAD, 204, 304: http/framing.ts decides): the stream is not read at all.
+  if (!bodyOnWire(ex.head.method === "HEAD", status)) {
     next.catch(noop);
     reader.cancel().catch(noop);
     ex.end();

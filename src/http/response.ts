@@ -1,12 +1,6 @@
 import { httpDate } from "./date.ts";
 import { STATUS_TEXT, statusLine } from "./status.ts";
-
-/** How a response body is delimited on the wire. */
-export type ResponseFraming =
-  | "length" // Content-Length
-  | "chunked" // Transfer-Encoding: chunked (HTTP/1.1 only)
-  | "close" // the body ends when the connection closes (HTTP/1.0 clients of a stream)
-  | "none"; // no body and no length (1xx, 204, or a HEAD/304 whose length is unknown)
+import type { ResponseFraming } from "./framing.ts";
 
 export interface ResponseHeadInit {
   status: number;

@@ -1,26 +1,27 @@
+/**
+ * The connection state machine: one client connection from accept to close (idle → head → active → draining →
+ * closing), its timeouts' meanings, keep-alive and graceful stop, refusals, eviction at --worker-connections and
+ * the switch to WebSocket. The rooms it drives do the rest: timeouts.ts (the queues), output.ts (how bytes are
+ * written), body-flow.ts (a request body's flow), exchange.ts (one request and response), http/framing.ts (how a
+ * response is framed).
+ *
+ * Why over 500 lines: every transition of the phase and of the one armed timeout is here, in one place, on
+ * purpose: split across files, they could be read only together (a fifth of the lines are comments saying why
+ * each transition is as it is).
+ */
 import type { Socket } from "node:net";
-import type { AccessRecord, AsciiText, BodySink, Exchange, RequestBody, RequestHandler } from "../gateway/exchange.ts";
-import {
-  CONTINUE_100,
-  ChunkedDecoder,
-  HeadParser,
-  HttpError,
-  LAST_CHUNK,
-  chunkHeader,
-  httpDate,
-  serializeHead,
-  simpleResponse,
-  statusForbidsBody,
-  type Limits,
-  type RequestHead,
-  type ResponseFraming,
-} from "../http/index.ts";
+import type { AccessRecord, AsciiText, RequestHandler } from "../gateway/exchange.ts";
+import { HeadParser, HttpError, closesAfter, httpDate, serializeHead, simpleResponse, type Limits, type RequestHead, type ResponseFraming } from "../http/index.ts";
 import { ConnectionInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
-import { readForwarded } from "./forwarded.ts";
 import type { WsContext } from "../ws/context.ts";
 import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
-import type { TrustedPeers } from "./trust.ts";
+import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, type BodyHost, type BodyState } from "./body-flow.ts";
+import { ConnExchange } from "./exchange.ts";
+import { beginBatch, clockOf, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
+import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
+import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
+import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 
 export interface ConnectionOptions {
   limits: Limits;
@@ -67,40 +68,7 @@ const enum Trust {
 
 const OWNER = Symbol("oryx.connection");
 type OwnedSocket = Socket & { [OWNER]: Connection };
-type QueueTimer = NodeJS.Timeout & { [OWNER]: TimeoutQueue };
 
-/**
- * The armed timeouts of every connection with one duration, in the order they were armed. All were armed with
- * the same duration, so that is deadline order, and one Node timer (for the head) serves the whole queue: an idle
- * connection holds no timer object of its own (a Node Timeout was about 150 bytes per idle connection). Entries
- * leave the queue when disarmed; the queue's timer is left to fire and re-aims at the new head. (A wall clock
- * set back makes deadlines armed afterwards earlier than older ones: those fire late, by at most the jump.)
- */
-class TimeoutQueue {
-  head: Connection | null = null;
-  tail: Connection | null = null;
-  timer: QueueTimer | null = null;
-}
-
-/** One queue per duration in ms: a server has a handful (header, keep-alive, body, drain, linger). */
-const timeoutQueues = new Map<number, TimeoutQueue>();
-
-function timeoutQueue(ms: number): TimeoutQueue {
-  let q = timeoutQueues.get(ms);
-  if (q === undefined) {
-    q = new TimeoutQueue();
-    timeoutQueues.set(ms, q);
-  }
-  return q;
-}
-// Deadlines are kept in ms since this module loaded: small integers that V8 stores in the object itself, where
-// a Date.now() value would be a separate 16-byte number per field per connection (for the first 12 days).
-const EPOCH = Date.now();
-
-// An unread request body is drained after the response, up to this many bytes and this long; past either the
-// connection is closed instead, so a kept-alive client never waits on a body nobody reads.
-export const DRAIN_MAX_BYTES = 256 * 1024;
-export const DRAIN_MAX_MS = 5_000;
 // After a refusal or a `Connection: close` response, oryx half-closes and keeps discarding what the client still
 // sends for up to this long once its last byte has left, so the client reads the answer instead of a reset
 // (lingering close, as nginx does).
@@ -112,17 +80,6 @@ export const IDLE_GRACE_MS = 500;
 // A connection must have waited this long for its head (or idle between requests) before it may be closed to make
 // room for a new one at --worker-connections: a client sends a head in one round trip, a slowloris never finishes.
 export const EVICT_AFTER_MS = 1_000;
-// Bodies up to this size are copied next to their head and written with it as one buffer.
-const COALESCE_MAX_BYTES = 16 * 1024;
-// A response written at once (not collected with a batch) is assembled in this one buffer, shared by every
-// connection, when head and body fit: a fresh buffer per response costs an allocation and its collection.
-const SCRATCH_BYTES = COALESCE_MAX_BYTES + 8 * 1024;
-let scratch: Buffer | null = null;
-
-// The clock read once per batch of received bytes: the timeouts armed and the Date written while the batch is
-// processed use it (a batch takes microseconds, unless the app is slow, and then timeouts start a little early).
-let batchNow = 0;
-
 const enum Phase {
   /** Between requests: nothing of the next head received yet. */
   Idle,
@@ -156,35 +113,8 @@ const enum Timer {
   WebSocket,
 }
 
-/** Connections whose output waits for the end of this turn's microtasks (see processBatch). */
-const deferred: Connection[] = [];
-
-function flushDeferred(): void {
-  // A flush can lead to more (a write's callback runs later, not here), so take the list as it is now.
-  const list = deferred.splice(0);
-  for (const conn of list) Connection.flushDeferred(conn);
-}
-
-/** Where each connection with a send timeout armed stood when it was armed (see `sentMark`); none for the others. */
+/** Where each connection with a send timeout armed stood when it was armed (see socketSentMark); none for the others. */
 const sendMarks = new WeakMap<Connection, number>();
-
-type Internals = { _bytesDispatched?: number; _handle?: { writeQueueSize?: number } | null; _parent?: Socket | null };
-
-/**
- * How far a socket's output has got: bytes handed to libuv minus those libuv still holds, so it grows exactly by
- * what the kernel accepted. (Node's own `bufferSize` getter reads the same writeQueueSize.) A TLS socket adds its
- * underlying TCP socket's, where the encrypted bytes wait.
- */
-function sentMark(socket: Socket): number {
-  const s = socket as unknown as Internals;
-  let mark = (s._bytesDispatched ?? 0) - (s._handle?.writeQueueSize ?? 0);
-  const parent = s._parent;
-  if (parent !== undefined && parent !== null) {
-    const p = parent as unknown as Internals;
-    mark += (p._bytesDispatched ?? 0) - (p._handle?.writeQueueSize ?? 0);
-  }
-  return mark;
-}
 
 /**
  * One client connection: a small state machine from accept to close.
@@ -194,7 +124,7 @@ function sentMark(socket: Socket): number {
  * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
  * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
  */
-export class Connection implements UpgradeHost {
+export class Connection implements UpgradeHost, Timed, Output, BodyHost {
   readonly socket: Socket;
   /** The connection's facts: given at accept (PROXY header, Unix socket), else read from the socket when first asked. */
   private known: ConnectionInfo | null;
@@ -207,23 +137,18 @@ export class Connection implements UpgradeHost {
   private clientEnded = false;
   private shuttingDown = false;
   private timerKind = Timer.None;
-  /** When the armed timeout (`timerKind`) expires, in ms since EPOCH. */
-  private deadline = 0;
+  /** When the armed timeout (`timerKind`) expires, in ms since EPOCH (see timeouts.ts). */
+  deadline = 0;
   /** The queue of armed timeouts this connection is in (see `arm`), and its neighbours there. */
-  private timeouts: TimeoutQueue | null = null;
-  private timeoutPrev: Connection | null = null;
-  private timeoutNext: Connection | null = null;
+  timeouts: TimeoutQueue | null = null;
+  timeoutPrev: Timed | null = null;
+  timeoutNext: Timed | null = null;
   private drainWaiters: Array<() => void> | null = null;
-  /**
-   * While a batch of received bytes is processed, small responses are collected here and leave in one buffer,
-   * one write (a pipelined batch of 16 answered by one writev of 16 buffers costs far more than by one write).
-   */
-  private batching = false;
-  /** Collecting output past the batch, until flushDeferred (answers to pipelined requests that came asynchronously). */
-  private deferring = false;
-  /** Collected output: latin1 text not yet written, then (only if bytes were collected too) buffers before it. */
-  private outText = "";
-  private out: Buffer[] | null = null;
+  /** Output collected while a batch of received bytes is processed, or past it (see output.ts). */
+  batching = false;
+  deferring = false;
+  outText = "";
+  out: Buffer[] | null = null;
   /** The exchange in progress, if any. */
   ex: ConnExchange | null = null;
   /** Requests served on this connection. */
@@ -301,9 +226,7 @@ export class Connection implements UpgradeHost {
   /** True when the peer is one of --forwarded-allow-ips (asked of the socket once, and only if it matters). */
   trustsPeer(): boolean {
     if (this.peerTrust === Trust.Unknown) {
-      const peers = this.origin.trustedPeers;
-      const yes = peers !== null && !peers.none && peers.allows(this.socket.remoteAddress ?? "", this.origin.transport);
-      this.peerTrust = yes ? Trust.Yes : Trust.No;
+      this.peerTrust = peerIsTrusted(this.origin.trustedPeers, this.socket, this.origin.transport) ? Trust.Yes : Trust.No;
     }
     return this.peerTrust === Trust.Yes;
   }
@@ -324,62 +247,19 @@ export class Connection implements UpgradeHost {
     this.processBatch(buf);
   }
 
-  /** Processes received bytes with their responses collected and written together (see `out`). */
+  /** Processes received bytes with their responses collected and written together (see output.ts). */
   private processBatch(buf: Buffer): void {
-    batchNow = Date.now();
-    this.socket.cork();
-    this.batching = true;
+    beginBatch(this);
     this.process(buf, 0);
-    this.batching = false;
     // Pipelined requests wait behind one the app answers asynchronously (an async handler): its answer and
-    // theirs come in microtasks after this returns. They are collected too and leave together once the
-    // microtasks are done (flushDeferred), not in one write each.
-    if (this.pending !== null && this.phase === Phase.Active && !this.deferring) {
-      this.deferring = true;
-      deferred.push(this);
-      if (deferred.length === 1) setImmediate(flushDeferred);
-    }
-    if (!this.deferring) this.flushOut();
-    this.socket.uncork();
+    // theirs come in microtasks after this returns. They are collected too and leave together.
+    endBatch(this, this.pending !== null && this.phase === Phase.Active);
   }
 
-  /** Writes what was collected while answers to pipelined requests came asynchronously (see processBatch). */
-  static flushDeferred(conn: Connection): void {
-    conn.deferring = false;
-    if (conn.phase === Phase.Closed) {
-      conn.outText = "";
-      conn.out = null;
-      return;
-    }
-    conn.flushOut();
-  }
-
-  /** Writes the collected responses in one write: one latin1 string when they are all text, else one buffer. */
-  private flushOut(): void {
-    const out = this.out;
-    const text = this.outText;
-    if (out === null) {
-      if (text === "") return;
-      this.outText = "";
-      if (!this.socket.write(text, "latin1")) this.blocked();
-      return;
-    }
-    this.out = null;
-    if (text !== "") {
-      this.outText = "";
-      out.push(Buffer.from(text, "latin1"));
-    }
-    if (!this.socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))) this.blocked();
-  }
-
-  /** Adds bytes to the collected output, after any text collected before them. */
-  private collect(bytes: Buffer): void {
-    const out = (this.out ??= []);
-    if (this.outText !== "") {
-      out.push(Buffer.from(this.outText, "latin1"));
-      this.outText = "";
-    }
-    out.push(bytes);
+  /** Writes what was collected while answers to pipelined requests came asynchronously (see output.ts). */
+  flushDeferred(): void {
+    if (this.phase === Phase.Closed) dropOut(this);
+    else flushOut(this);
   }
 
   /** Processes received bytes until they are used up or the connection must wait (app, backpressure). */
@@ -444,25 +324,14 @@ export class Connection implements UpgradeHost {
 
   private feedBody(ex: ConnExchange, buf: Buffer, off: number): number {
     if (this.timerKind === Timer.Body) this.arm(Timer.Body, this.opts.bodyTimeoutMs);
-    if (ex.decoder === null) {
-      const n = Math.min(ex.remaining, buf.length - off);
-      ex.remaining -= n;
-      ex.deliver(buf.subarray(off, off + n));
-      if (ex.remaining === 0) this.bodyComplete(ex);
-      return off + n;
-    }
-    const end = ex.decoder.execute(buf, off, ex.deliverFn);
-    if (end < 0) return buf.length;
-    this.bodyComplete(ex);
-    return end;
+    return feedBody(ex, buf, off);
   }
 
-  private bodyComplete(ex: ConnExchange): void {
+  /** Called by the exchange when the whole request body has arrived. */
+  bodyComplete(ex: BodyState): void {
     ex.bodyDone = true;
     if (this.timerKind === Timer.Body || this.timerKind === Timer.Drain) this.armOutput();
-    const sink = ex.sink;
-    ex.sink = null;
-    sink?.end();
+    endSink(ex);
     if (this.phase === Phase.Draining) this.nextRequest();
   }
 
@@ -546,13 +415,8 @@ export class Connection implements UpgradeHost {
   /** Writes a response head (and a whole body, if given) and decides whether the connection stays open. */
   writeHead(ex: ConnExchange, status: number, reason: string, headers: string[], framing: ResponseFraming, length: number, body: Uint8Array | AsciiText | null): void {
     const head = ex.head;
-    let close = !head.keepAlive || this.shuttingDown || this.clientEnded || framing === "close" || this.opts.keepAliveTimeoutMs === 0;
-    if (!close && ex.appSaysClose) close = true;
-    if (!close && !ex.bodyDone) {
-      // The body was not read (or not all of it): drain it after the response if it is small, else close.
-      if (head.expectContinue && !ex.continueSent) close = true;
-      else if (ex.decoder === null && ex.remaining > DRAIN_MAX_BYTES) close = true;
-    }
+    const close =
+      closesAfter(head.keepAlive, framing, ex.appSaysClose) || this.shuttingDown || this.clientEnded || this.opts.keepAliveTimeoutMs === 0 || (!ex.bodyDone && unreadForcesClose(ex));
     ex.keepAlive = !close;
     ex.status = status;
     const s = serializeHead({
@@ -565,50 +429,14 @@ export class Connection implements UpgradeHost {
       keepAlive10: !close && head.versionMinor === 0,
       server: this.opts.serverHeader,
       hasDate: ex.appHasDate,
-      date: ex.appHasDate ? "" : httpDate(this.batching ? batchNow : Date.now()),
+      date: ex.appHasDate ? "" : httpDate(clockOf(this)),
     });
-    const socket = this.socket;
-    if (typeof body === "string") {
-      // ASCII text: head and body are one latin1 string, one buffer.
-      ex.bytes += body.length;
-      if (this.batching || this.deferring) this.outText += s + body;
-      else if (!socket.write(s + body, "latin1")) this.blocked();
-    } else if (body !== null && body.length > 0) {
-      ex.bytes += body.length;
-      if (body.length <= COALESCE_MAX_BYTES) {
-        // One buffer, one write: cheaper than a writev of head and body.
-        const n = s.length + body.length;
-        if (this.batching || this.deferring) {
-          // Kept until the batch is written: a buffer of its own (allocUnsafe takes small ones from a pool).
-          this.collect(assemble(Buffer.allocUnsafe(n), s, body));
-        } else if (n <= SCRATCH_BYTES) {
-          // Written at once: the shared scratch buffer, unless a write still holds it (see below).
-          if (!socket.write(assemble((scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)), s, body).subarray(0, n))) this.blocked();
-          // Nothing buffered means the kernel took every byte before write() returned and nobody holds the
-          // scratch any more. Otherwise the pending write keeps it and the next response gets a new one.
-          if (socket.writableLength !== 0) scratch = null;
-        } else if (!socket.write(assemble(Buffer.allocUnsafe(n), s, body))) {
-          this.blocked();
-        }
-      } else {
-        this.flushOut();
-        socket.cork();
-        socket.write(s, "latin1");
-        if (!socket.write(body)) this.blocked();
-        socket.uncork();
-      }
-    } else if (this.batching || this.deferring) {
-      this.outText += s;
-    } else if (!socket.write(s, "latin1")) {
-      this.blocked();
-    }
+    if (body !== null) ex.bytes += body.length;
+    writeResponse(this, s, body);
   }
 
   writeRaw(data: Uint8Array | string): boolean {
-    this.flushOut();
-    const ok = typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
-    if (!ok) this.blocked();
-    return ok;
+    return writeRaw(this, data);
   }
 
   // ─── the send timeout ────────────────────────────────────────────────────────────────────────────────────────
@@ -617,13 +445,13 @@ export class Connection implements UpgradeHost {
    * A write left more queued than the socket's high-water mark: the client may have stopped reading. The send
    * timeout starts, unless it runs already (its deadline is not pushed back by more writes); 'drain' ends it.
    */
-  private blocked(): void {
+  blocked(): void {
     if (this.timerKind === Timer.Send || this.phase === Phase.Closed) return;
     if ((this.opts.sendTimeoutMs ?? 0) > 0) this.armSend();
   }
 
   private armSend(): void {
-    sendMarks.set(this, sentMark(this.socket));
+    sendMarks.set(this, socketSentMark(this.socket));
     this.arm(Timer.Send, this.opts.sendTimeoutMs!);
   }
 
@@ -660,13 +488,12 @@ export class Connection implements UpgradeHost {
   /** The send timeout passed: if the kernel took any of the output meanwhile, wait again; else the client is gone. */
   private sendExpired(): void {
     const socket = this.socket;
-    const mark = sentMark(socket);
+    const mark = socketSentMark(socket);
     if (mark !== sendMarks.get(this)) {
       this.armSend();
       return;
     }
-    const waiting = socket.writableLength + ((socket as unknown as Internals)._handle?.writeQueueSize ?? 0);
-    if (waiting === 0 && this.phase !== Phase.Closing) {
+    if (socketQueuedBytes(socket) === 0 && this.phase !== Phase.Closing) {
       this.sendDone();
       return;
     }
@@ -685,11 +512,7 @@ export class Connection implements UpgradeHost {
       return;
     }
     if (!ex.bodyDone) {
-      const sink = ex.sink;
-      ex.sink = null;
-      sink?.error(new Error("the response was sent before the request body was read"));
-      ex.discarding = true;
-      ex.flowing = true;
+      startDiscarding(ex);
       this.phase = Phase.Draining;
       this.arm(Timer.Drain, DRAIN_MAX_MS);
       this.resumeInput();
@@ -789,7 +612,7 @@ export class Connection implements UpgradeHost {
     if (this.phase === Phase.Closing || this.phase === Phase.Closed) return;
     this.phase = Phase.Closing;
     this.pending = null;
-    this.flushOut();
+    flushOut(this);
     const socket = this.socket;
     socket.end();
     if (socket.writableLength > 0 && (this.opts.sendTimeoutMs ?? 0) > 0) {
@@ -843,14 +666,15 @@ export class Connection implements UpgradeHost {
   static victim(owner: object, opts: ConnectionOptions): Connection | null {
     const now = Date.now() - EPOCH;
     return (
-      Connection.oldestIn(timeoutQueues.get(opts.headerTimeoutMs), Timer.Header, opts.headerTimeoutMs, owner, now) ??
-      Connection.oldestIn(timeoutQueues.get(opts.keepAliveTimeoutMs), Timer.KeepAlive, opts.keepAliveTimeoutMs, owner, now)
+      Connection.oldestIn(queueOf(opts.headerTimeoutMs), Timer.Header, opts.headerTimeoutMs, owner, now) ??
+      Connection.oldestIn(queueOf(opts.keepAliveTimeoutMs), Timer.KeepAlive, opts.keepAliveTimeoutMs, owner, now)
     );
   }
 
   private static oldestIn(q: TimeoutQueue | undefined, kind: Timer, ms: number, owner: object, now: number): Connection | null {
     let steps = 0;
-    for (let c = q?.head ?? null; c !== null && steps < 64; c = c.timeoutNext, steps++) {
+    // Every entry of a queue is a Connection: only connections arm timeouts.
+    for (let c = (q?.head ?? null) as Connection | null; c !== null && steps < 64; c = c.timeoutNext as Connection | null, steps++) {
       if (c.timerKind !== kind || c.owner !== owner) continue;
       if (c.phase !== Phase.Idle && c.phase !== Phase.Head) continue;
       // Armed at deadline - ms; the queue is in arm order, so every later entry is younger still.
@@ -881,60 +705,12 @@ export class Connection implements UpgradeHost {
    */
   private arm(kind: Timer, ms: number): void {
     this.timerKind = kind;
-    if (this.timeouts !== null) this.unqueue();
-    if (kind === Timer.None) return;
-    const now = (this.batching ? batchNow : Date.now()) - EPOCH;
-    this.deadline = now + ms;
-    const q = timeoutQueue(ms);
-    this.timeouts = q;
-    const tail = q.tail;
-    this.timeoutPrev = tail;
-    if (tail === null) q.head = this;
-    else tail.timeoutNext = this;
-    q.tail = this;
-    if (q.timer === null) Connection.startQueueTimer(q, ms);
+    if (this.timeouts !== null) unqueue(this);
+    if (kind !== Timer.None) enqueue(this, ms, clockOf(this));
   }
 
-  private unqueue(): void {
-    const q = this.timeouts!;
-    const prev = this.timeoutPrev;
-    const next = this.timeoutNext;
-    if (prev === null) q.head = next;
-    else prev.timeoutNext = next;
-    if (next === null) q.tail = prev;
-    else next.timeoutPrev = prev;
-    this.timeouts = null;
-    this.timeoutPrev = null;
-    this.timeoutNext = null;
-  }
-
-  /** A Node timer that finds its queue on itself: no closure, no argument list. */
-  private static startQueueTimer(q: TimeoutQueue, ms: number): void {
-    const timer = setTimeout(Connection.onQueueTimer, ms) as QueueTimer;
-    timer[OWNER] = q;
-    timer.unref();
-    q.timer = timer;
-  }
-
-  /** Expires every connection whose deadline has passed, then aims the timer at the next deadline, if any. */
-  private static onQueueTimer(this: QueueTimer): void {
-    const q = this[OWNER];
-    // q.timer stays set while expiring, so a connection armed meanwhile (into this queue) starts no second timer.
-    const now = Date.now() - EPOCH;
-    let conn: Connection | null;
-    while ((conn = q.head) !== null && conn.deadline <= now) {
-      conn.unqueue();
-      try {
-        conn.expire();
-      } catch (err) {
-        conn.logError("a connection's timeout failed", err);
-      }
-    }
-    q.timer = null;
-    if (q.head !== null) Connection.startQueueTimer(q, q.head.deadline - now);
-  }
-
-  private expire(): void {
+  /** The armed timeout's deadline passed (called by its queue). */
+  expire(): void {
     const kind = this.timerKind;
     this.timerKind = Timer.None;
     switch (kind) {
@@ -986,7 +762,7 @@ export class Connection implements UpgradeHost {
     this.arm(Timer.None, 0);
     this.phase = Phase.Upgraded;
     const socket = this.socket;
-    this.flushOut();
+    flushOut(this);
     socket.write(head, "latin1");
     // The HTTP listeners make way for the WebSocket's ('close' stays: it calls onClose, which knows).
     socket.removeListener("data", Connection.onSocketData);
@@ -1040,312 +816,3 @@ export class Connection implements UpgradeHost {
   }
 }
 
-/**
- * One request and its response on a connection. Every method is a no-op once the exchange is finished, so an
- * app holding on to a stale request can never write into the next one.
- */
-export class ConnExchange implements Exchange, RequestBody {
-  readonly head: RequestHead;
-  readonly info: ConnectionInfo;
-  readonly scheme: "http" | "https";
-  readonly forwardedHost: string | null = null;
-  readonly body: RequestBody | null;
-  /** When the request arrived (for the access log; 0 without one, which saves a clock read per request). */
-  readonly startedAt: number;
-  readonly decoder: ChunkedDecoder | null;
-  readonly deliverFn: (chunk: Buffer) => void;
-  onAbort: ((reason: Error) => void) | null = null;
-  aborted = false;
-  /** Bytes of a Content-Length body not yet received. */
-  remaining: number;
-  bodyDone: boolean;
-  sink: BodySink | null = null;
-  flowing = false;
-  discarding = false;
-  continueSent = false;
-  drainedBytes = 0;
-  headWritten = false;
-  finished = false;
-  keepAlive = false;
-  appSaysClose = false;
-  appHasDate = false;
-  status = 0;
-  bytes = 0;
-  private framing: ResponseFraming = "none";
-  private declared = -1;
-  private written = 0;
-  private isHead: boolean;
-  private readonly conn: Connection;
-
-  constructor(conn: Connection, head: RequestHead) {
-    this.conn = conn;
-    this.head = head;
-    this.startedAt = 0;
-    if (conn.opts.onAccess !== null) {
-      this.startedAt = Date.now();
-      // The access log names the client even if the connection is gone by then: ask now, while the socket can
-      // answer (it keeps the answer).
-      void conn.info.remoteAddress;
-    }
-    this.info = conn.info;
-    this.scheme = conn.origin.secure ? "https" : "http";
-    const peers = conn.origin.trustedPeers;
-    if (peers !== null) {
-      // From a trusted proxy: the client, scheme and host it names are the request's (for this request only:
-      // a proxy's kept-alive connection carries many clients' requests). Whether the peer is trusted is asked
-      // only of requests that carry such headers.
-      const view = readForwarded(head.headers, peers);
-      if (view !== null && conn.trustsPeer()) {
-        if (view.client !== null) {
-          this.info = ConnectionInfo.ofForwarded(view.client.address, view.client.port, conn.info);
-        }
-        if (view.scheme !== null) this.scheme = view.scheme;
-        this.forwardedHost = view.host;
-      }
-    }
-    this.isHead = head.method === "HEAD";
-    this.remaining = head.framing === "length" ? head.contentLength : 0;
-    this.bodyDone = head.framing === "none";
-    this.decoder = head.framing === "chunked" ? new ChunkedDecoder(conn.opts.limits) : null;
-    this.body = this.bodyDone ? null : this;
-    this.deliverFn = this.decoder === null ? noDeliver : (chunk) => this.deliver(chunk);
-  }
-
-  get closed(): boolean {
-    return this.finished;
-  }
-
-  /** What this server's WebSockets share, or null when it takes none. */
-  get websocket(): WsContext | null {
-    return this.conn.opts.websocket ?? null;
-  }
-
-  upgrade<E extends Upgraded>(head: string, make: (host: UpgradeHost) => E): E | null {
-    return this.conn.upgrade(this, head, make);
-  }
-
-  get length(): number | null {
-    return this.head.framing === "length" ? this.head.contentLength : null;
-  }
-
-  // ─── RequestBody ──
-
-  start(sink: BodySink): void {
-    if (this.finished || this.sink !== null || this.discarding) return;
-    if (this.bodyDone) {
-      sink.end();
-      return;
-    }
-    this.sink = sink;
-    if (this.head.expectContinue && !this.continueSent && !this.headWritten) {
-      this.continueSent = true;
-      this.conn.writeRaw(CONTINUE_100);
-    }
-    this.flowing = true;
-    this.conn.bodyFlow();
-  }
-
-  resume(): void {
-    if (this.finished || this.sink === null || this.flowing) return;
-    this.flowing = true;
-    this.conn.bodyFlow();
-  }
-
-  discard(): void {
-    if (this.discarding) return;
-    this.sink = null;
-    this.flowing = false;
-    this.discarding = true;
-  }
-
-  deliver(chunk: Buffer): void {
-    if (chunk.length === 0) return;
-    if (this.discarding) {
-      this.drainedBytes += chunk.length;
-      if (this.drainedBytes > DRAIN_MAX_BYTES) this.conn.drainedTooMuch();
-      return;
-    }
-    if (this.sink !== null && !this.sink.data(chunk)) {
-      this.flowing = false;
-      this.conn.bodyPaused();
-    }
-  }
-
-  failBody(err: Error): void {
-    const sink = this.sink;
-    this.sink = null;
-    this.flowing = false;
-    sink?.error(err);
-  }
-
-  abort(reason: Error): void {
-    this.aborted = true;
-    const cb = this.onAbort;
-    this.onAbort = null;
-    if (cb !== null) {
-      try {
-        cb(reason);
-      } catch (err) {
-        this.conn.logError("an abort listener threw", err);
-      }
-    }
-  }
-
-  // ─── response ──
-
-  /** Reads the app's framing-related headers; they are oryx's to write. Returns the app's Content-Length or -1. */
-  private takeFraming(headers: string[]): { headers: string[]; length: number } {
-    let length = -1;
-    let clean = headers;
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!;
-      if (name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "date" || name === "keep-alive") {
-        clean = [];
-        for (let j = 0; j < headers.length; j += 2) {
-          const n = headers[j]!;
-          const v = headers[j + 1]!;
-          if (n === "content-length") {
-            if (/^[0-9]{1,15}$/.test(v)) length = Number(v);
-          } else if (n === "connection") {
-            if (/(^|,)\s*close\s*(,|$)/i.test(v)) this.appSaysClose = true;
-          } else if (n === "date") {
-            this.appHasDate = true;
-            clean.push(n, v);
-          } else if (n !== "transfer-encoding" && n !== "keep-alive") {
-            clean.push(n, v);
-          }
-        }
-        break;
-      }
-    }
-    return { headers: clean, length };
-  }
-
-  respond(status: number, reason: string, headers: string[], body: Uint8Array | AsciiText | null, length = -1): void {
-    if (this.finished || this.headWritten) return;
-    this.headWritten = true;
-    const t = this.takeFraming(headers);
-    let framing: ResponseFraming;
-    let len = 0;
-    if (statusForbidsBody(status)) {
-      framing = "none";
-      if (status === 304 && (length >= 0 || t.length >= 0)) {
-        framing = "length";
-        len = length >= 0 ? length : t.length;
-      }
-      body = null;
-    } else if (body !== null) {
-      framing = "length";
-      len = body.length;
-      if (this.isHead) body = null;
-    } else if (this.isHead && (length >= 0 || t.length >= 0)) {
-      framing = "length";
-      len = length >= 0 ? length : t.length;
-    } else if (this.isHead) {
-      framing = "none";
-    } else {
-      framing = "length";
-      len = 0;
-    }
-    this.conn.writeHead(this, status, reason, t.headers, framing, len, body);
-    this.conn.finishExchange(this);
-  }
-
-  begin(status: number, reason: string, headers: string[], length: number): void {
-    if (this.finished || this.headWritten) return;
-    this.headWritten = true;
-    const t = this.takeFraming(headers);
-    const declared = length >= 0 ? length : t.length;
-    let framing: ResponseFraming;
-    if (statusForbidsBody(status)) framing = status === 304 && declared >= 0 ? "length" : "none";
-    else if (declared >= 0) framing = "length";
-    else if (this.head.versionMinor === 1) framing = "chunked";
-    else framing = this.isHead ? "none" : "close";
-    this.framing = framing;
-    this.declared = declared;
-    this.conn.writeHead(this, status, reason, t.headers, framing, declared, null);
-    if (this.isHead || statusForbidsBody(status)) this.framing = "none";
-  }
-
-  write(chunk: Uint8Array): boolean {
-    if (this.finished || !this.headWritten) return true;
-    const n = chunk.length;
-    if (n === 0) return true;
-    switch (this.framing) {
-      case "none":
-        return true;
-      case "length": {
-        if (this.written + n > this.declared) {
-          this.destroy(new Error(`the app's response body is longer than its Content-Length (${this.declared})`));
-          return true;
-        }
-        this.written += n;
-        this.bytes += n;
-        return this.conn.writeRaw(chunk);
-      }
-      case "chunked": {
-        this.bytes += n;
-        const socket = this.conn.socket;
-        socket.cork();
-        this.conn.writeRaw(chunkHeader(n));
-        this.conn.writeRaw(chunk);
-        const ok = this.conn.writeRaw("\r\n");
-        socket.uncork();
-        return ok;
-      }
-      case "close":
-        this.bytes += n;
-        return this.conn.writeRaw(chunk);
-    }
-  }
-
-  drained(): Promise<void> {
-    if (this.finished) return Promise.resolve();
-    return this.conn.waitDrain();
-  }
-
-  end(): void {
-    if (this.finished || !this.headWritten) return;
-    if (this.framing === "chunked") this.conn.writeRaw(LAST_CHUNK);
-    else if (this.framing === "length" && this.written !== this.declared) {
-      this.destroy(new Error(`the app's response body is shorter than its Content-Length (${this.declared})`));
-      return;
-    }
-    if (this.framing === "close") this.keepAlive = false;
-    this.conn.finishExchange(this);
-  }
-
-  destroy(err: Error): void {
-    if (this.finished) return;
-    this.conn.logError("a response was abandoned mid-way", err);
-    this.finished = true;
-    this.failBody(err);
-    this.conn.socket.destroy();
-  }
-
-  fail(status: number, close = false): void {
-    if (this.finished) return;
-    if (this.headWritten) {
-      this.destroy(new Error(`failed after the response head was sent (would have been ${status})`));
-      return;
-    }
-    if (close) this.appSaysClose = true;
-    const body = Buffer.from(simpleBody(status));
-    this.respond(status, "", ["content-type", "text/plain; charset=utf-8"], body);
-  }
-}
-
-function noDeliver(): void {}
-
-/** Puts a response head (latin1) and its body side by side at the start of `out`; returns `out`. */
-function assemble(out: Buffer, head: string, body: Uint8Array): Buffer {
-  out.latin1Write(head, 0);
-  out.set(body, head.length);
-  return out;
-}
-
-function simpleBody(status: number): string {
-  // The same text simpleResponse uses: the reason phrase, nothing of the request, no stack.
-  const s = simpleResponse(status, false, "");
-  return s.slice(s.indexOf("\r\n\r\n") + 4);
-}

@@ -10,7 +10,7 @@ export { bindText, ListenError };
 import { ConnectionInfo } from "../gateway/info.ts";
 import { Connection, EVICT_AFTER_MS, type ConnectionOptions, type Origin } from "./connection.ts";
 import { PREAMBLE_REFUSAL, readPreamble } from "./preamble.ts";
-import type { TrustedPeers } from "./trust.ts";
+import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 import { clearStaleSocket } from "./unix.ts";
 import type { ProxyHeader } from "../http/proxy-protocol.ts";
 
@@ -227,7 +227,7 @@ export class Server {
       if (this.opts.proxyProtocol === true) {
         // A PROXY header must be judged now: is this peer one that may send one?
         const peers = this.opts.trustedPeers;
-        const trusted = peers !== undefined && !peers.none && peers.allows(socket.remoteAddress ?? "", listener.transport);
+        const trusted = peerIsTrusted(peers, socket, listener.transport);
         arrival.trusted = trusted;
         readPreamble(socket, trusted, this.opts.connection.headerTimeoutMs, (r) => {
           if (!r.ok) {

@@ -21,6 +21,14 @@ interface V6Block {
 
 const MAPPED_PREFIX_BITS = 96;
 
+/**
+ * Whether the peer of `socket` (on a listener of `transport`) is one of `peers`: the one trusted-peer check, asked
+ * at accept when a PROXY header must be judged, else of a request that carries forwarding headers.
+ */
+export function peerIsTrusted(peers: TrustedPeers | null | undefined, socket: { readonly remoteAddress?: string | undefined }, transport: "tcp" | "unix"): boolean {
+  return peers !== null && peers !== undefined && !peers.none && peers.allows(socket.remoteAddress ?? "", transport);
+}
+
 export class TrustedPeers {
   /** True when nothing is trusted (so callers can skip work). */
   readonly none: boolean;

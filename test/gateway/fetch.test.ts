@@ -682,6 +682,43 @@ describe("a streaming response (server-sent events)", () => {
   });
 });
 
+describe("a streamed body no response may carry", () => {
+  test("a 204 Response-like with a stream: the head alone, and the stream is cancelled, not read", async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const s = await startServer(() => {
+      const enc = new TextEncoder();
+      // Endless: a stream read to its end here would never finish the response.
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulls++;
+          c.enqueue(enc.encode("never sent"));
+          return new Promise((r) => setTimeout(r, 5));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      });
+      // undici's Response refuses a body with 204; a Response-like class (as other libraries have) does not.
+      return { status: 204, statusText: "", headers: new Headers({ "x-a": "1" }), body } as unknown as Response;
+    });
+    try {
+      const c = await connect(s.port);
+      c.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      await c.waitClosed(3000);
+      const text = c.text();
+      assert.ok(text.startsWith("HTTP/1.1 204 No Content\r\n"), text);
+      assert.ok(text.endsWith("\r\n\r\n"), "nothing after the head");
+      assert.equal(text.includes("never sent"), false);
+      assert.equal(/transfer-encoding|content-length/i.test(text), false, text);
+      assert.equal(cancelled, true, "the stream was cancelled");
+      assert.ok(pulls <= 3, `the stream was read ${pulls} times`);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 // ─── app failures ───────────────────────────────────────────────────────────────────────────────────────────
 
 describe("an app that fails", () => {
