@@ -3,6 +3,7 @@ import type http from "node:http";
 import type net from "node:net";
 import { ChunkedDecoder, HeadParser, HttpError, simpleResponse, type Limits, type RequestHead } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
 
 /**
  * oryx's parser in front of Node's. A Node app's http.Server parses with llhttp, which accepts what oryx refuses
@@ -210,7 +211,10 @@ export class Screen {
     this.nodeOnEnd = nodeOnEnd;
     this.parser = new HeadParser(owner.opts.limits);
     (socket as ScreenedSocket)[SCREEN] = this;
+    // The 'data' listener also makes Node's parser let go of the socket (see Screens.take); with a shared read
+    // buffer (read-buffer.ts) it hears only bytes that were buffered before.
     socket.on("data", this.onData);
+    readIntoShared(socket, this.onData);
     // Node resumes a socket it paused (its app read on, its writes drained): what waited here goes on.
     socket.on("resume", this.onResume);
     socket.on("end", this.onEnd);
@@ -325,7 +329,7 @@ export class Screen {
           this.startRequest(head, bytes, now);
           if (this.phase === Phase.Detached) {
             // The app took the socket: what followed the head is the new protocol's, for the app to read.
-            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(buf.subarray(off));
+            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(ownBytes(buf.subarray(off)));
             return;
           }
         } else if (phase === Phase.Body) {
@@ -338,7 +342,7 @@ export class Screen {
           this.arm(Timer.Body, this.owner.opts.bodyTimeoutMs, now);
           off = this.forwardBody(buf, off);
           if (this.phase === Phase.Detached) {
-            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(buf.subarray(off));
+            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(ownBytes(buf.subarray(off)));
             return;
           }
         } else if (phase === Phase.Waiting) {
@@ -358,7 +362,7 @@ export class Screen {
 
   /** Keeps the head's bytes received so far (only when a head spans reads). */
   private keepHeadPart(buf: Buffer, off: number): void {
-    const part = off === 0 ? buf : buf.subarray(off);
+    const part = ownBytes(off === 0 ? buf : buf.subarray(off));
     if (part.length === 0) return;
     const parts = (this.headParts ??= []);
     parts.push(part);
@@ -469,7 +473,7 @@ export class Screen {
   /** Keeps unprocessed bytes for later and stops reading until they can be used. */
   private stash(buf: Buffer, off: number): void {
     const rest = off === 0 ? buf : buf.subarray(off);
-    this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
+    this.pending = this.pending === null ? ownBytes(rest) : Buffer.concat([this.pending, rest]);
     this.socket.pause();
   }
 
@@ -558,6 +562,7 @@ export class Screen {
     socket.removeListener("data", this.onData);
     socket.removeListener("resume", this.onResume);
     socket.removeListener("end", this.onEnd);
+    readIntoStream(socket);
     this.owner.forget(this);
   }
 
