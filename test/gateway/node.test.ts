@@ -848,6 +848,100 @@ describe("oryx's parser is in front of Node's, whenever the app adds its listene
   });
 });
 
+describe("the screen's shared read buffer: bytes kept past a read are the client's own", { concurrency: true }, () => {
+  /** An app that answers with what it got: method, URL, a header and the body, after `delayMs`. */
+  function echoing(delayMs: number): http.Server {
+    return http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        setTimeout(() => res.end(`${req.method} ${req.url} ${req.headers["x-tag"] ?? "-"} ${Buffer.concat(chunks).toString("latin1")}|`), delayMs);
+      });
+    });
+  }
+
+  /** Another client's requests, in flight meanwhile: every read of them overwrites a shared buffer. */
+  async function noise(port: number, n: number): Promise<void> {
+    const c = await Conn.open(port);
+    try {
+      for (let i = 0; i < n; i++) {
+        await c.send([`POST /${"z".repeat(40)} HTTP/1.1\r\nHost: t\r\nX-Tag: ${"Z".repeat(40)}\r\nContent-Length: 40\r\n\r\n${"z".repeat(40)}`]);
+        await c.response();
+      }
+    } finally {
+      c.destroy();
+    }
+  }
+
+  test("a head split across reads, with another client's reads between its parts, reaches the app as sent", async () => {
+    const s = await oryx(echoing(0));
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        await c.send(["GET /first-half-of-the-"]);
+        await sleep(30);
+        await noise(s.port, 3);
+        await c.send(["path HTTP/1.1\r\nHost: t\r\nX-Ta"]);
+        await sleep(30);
+        await noise(s.port, 3);
+        await c.send(["g: mine\r\n\r\n"]);
+        const r = await c.response();
+        assert.equal(r.body, "GET /first-half-of-the-path mine |");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("pipelined requests that wait for the answer before them, while other clients are read, reach the app as sent", async () => {
+    const s = await oryx(echoing(40));
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        const req = (i: number): string => `POST /p${i} HTTP/1.1\r\nHost: t\r\nX-Tag: t${i}\r\nContent-Length: 5\r\n\r\nbody${i}`;
+        await c.send([req(1) + req(2) + req(3)]);
+        await noise(s.port, 4);
+        const got = [await c.response(), await c.response(), await c.response()].map((r) => r.body);
+        assert.deepEqual(got, ["POST /p1 t1 body1|", "POST /p2 t2 body2|", "POST /p3 t3 body3|"]);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a Content-Length body the app reads late, in reads with other clients' between them, is the client's", async () => {
+    const server = http.createServer((req, res) => {
+      // Read only once the whole body is in: every chunk Node gave was kept meanwhile.
+      setTimeout(() => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => res.end(Buffer.concat(chunks).toString("latin1")));
+      }, 150);
+    });
+    const s = await oryx(server);
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        await c.send([`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\n`, "aaaaaaaaaa"]);
+        await noise(s.port, 2);
+        await c.send(["bbbbbbbbbb"]);
+        await noise(s.port, 2);
+        await c.send(["cccccccccc"]);
+        const r = await c.response();
+        assert.equal(r.body, "aaaaaaaaaabbbbbbbbbbcccccccccc");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("Node's semantics reach the app", { concurrency: true }, () => {
   test("req.socket.remoteAddress is 127.0.0.1", async () => {
     const s = await recorded();
