@@ -11,7 +11,9 @@ import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
  * request smuggled past a front proxy that reads it the other way. So every byte of a handed-off socket goes
  * through oryx's own request parser first (HeadParser, ChunkedDecoder, the same limits and timeouts as fetch
  * apps), and only what it accepts is given to the http.Server, by calling the 'data' listener Node put on the
- * socket (Node's parser then builds the app's real IncomingMessage/ServerResponse, as ever). A refusal is
+ * socket (Node's parser then builds the app's real IncomingMessage/ServerResponse, as ever). The socket is read
+ * into one buffer shared by every screen (read-buffer.ts), as Node's parser reads its own sockets: what the
+ * screen keeps past a read (a head split across reads, pipelined bytes that wait) it copies. A refusal is
  * oryx's answer, byte for byte as for a fetch app (status, Date, Content-Length, `Connection: close`), written
  * by oryx straight to the socket: Node's parser never sees the request, the app never hears of it, and nothing
  * after it on the connection is read.
