@@ -5,6 +5,9 @@
  * alternate, round after round. Prints per-round numbers and the medians of per-round ratios to node:http.
  *
  *   npm run build && node --import tsx bench/node-ab/run.ts [rounds=5] [path=/] [seconds=4]
+ *
+ * With AB_BASE=DIR (a build of another commit: `git archive C | tar -x -C DIR`, node_modules linked, then
+ * `tsc -p tsconfig.build.json` there) a fourth variant, "base", runs DIR/dist/cli.js in the same rounds.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -16,11 +19,13 @@ const urlPath = process.argv[3] ?? "/";
 const seconds = Number(process.argv[4] ?? 4);
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
-type Variant = "node" | "oryx" | "noscreen";
-const VARIANTS: Variant[] = ["node", "oryx", "noscreen"];
+type Variant = "node" | "oryx" | "noscreen" | "base";
+const BASE = process.env.AB_BASE;
+const VARIANTS: Variant[] = BASE === undefined ? ["node", "oryx", "noscreen"] : ["node", "oryx", "noscreen", "base"];
 
 function spec(v: Variant, port: number): ServerSpec {
-  const oryx = [process.execPath, "dist/cli.js", "bench/servers/express-app.mjs", "-b", `127.0.0.1:${port}`, "-w", "1"];
+  const cli = v === "base" ? path.join(BASE!, "dist/cli.js") : "dist/cli.js";
+  const oryx = [process.execPath, cli, "bench/servers/express-app.mjs", "-b", `127.0.0.1:${port}`, "-w", "1"];
   if (v === "node") return { argv: [process.execPath, "bench/servers/express.mjs"], env: {}, cpus: "0", nofile: 4096, oryx: false };
   const env: Record<string, string> = v === "noscreen" ? { NODE_OPTIONS: `--import=${path.resolve("bench/node-ab/no-screen.mjs")}` } : {};
   return { argv: oryx, env, cpus: "0", nofile: 4096, oryx: true };
@@ -71,7 +76,7 @@ async function one(v: Variant): Promise<{ rps: number; cpuUs: number }> {
 }
 
 installCleanup();
-const results: Record<Variant, Array<{ rps: number; cpuUs: number }>> = { node: [], oryx: [], noscreen: [] };
+const results: Record<Variant, Array<{ rps: number; cpuUs: number }>> = { node: [], oryx: [], noscreen: [], base: [] };
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
   for (const v of order) {
@@ -80,7 +85,8 @@ for (let r = 0; r < rounds; r++) {
     console.log(`round ${r + 1} ${v.padEnd(8)} ${x.rps.toFixed(0).padStart(6)} req/s  ${x.cpuUs.toFixed(1).padStart(6)} µs CPU/req`);
   }
 }
-for (const v of ["oryx", "noscreen"] as const) {
+for (const v of VARIANTS) {
+  if (v === "node") continue;
   const rps = median(results[v].map((x, i) => x.rps / results.node[i]!.rps))!;
   const cpu = median(results[v].map((x, i) => x.cpuUs / results.node[i]!.cpuUs))!;
   console.log(`${v}: median req/s ratio to node:http ${rps.toFixed(3)}, median CPU/req ratio ${cpu.toFixed(3)} (node:http median ${median(results.node.map((x) => x.cpuUs))!.toFixed(1)} µs, ${v} ${median(results[v].map((x) => x.cpuUs))!.toFixed(1)} µs)`);
