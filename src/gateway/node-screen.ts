@@ -201,6 +201,8 @@ export class Screen {
   private responseDone = false;
   private timer = Timer.None;
   private deadline = 0;
+  /** Whether the socket is read into the shared buffer (read-buffer.ts), else through 'data' events. */
+  private readonly sharedReads: boolean;
   /** Requests given to Node on this connection. */
   requests = 0;
   /** When the last response ended (Date.now()), 0 before any: for a worker's graceful stop. */
@@ -216,7 +218,7 @@ export class Screen {
     // The 'data' listener also makes Node's parser let go of the socket (see Screens.take); with a shared read
     // buffer (read-buffer.ts) it hears only bytes that were buffered before.
     socket.on("data", this.onData);
-    readIntoShared(socket, this.onData);
+    this.sharedReads = readIntoShared(socket, this.onData);
     // Node resumes a socket it paused (its app read on, its writes drained): what waited here goes on.
     socket.on("resume", this.onResume);
     socket.on("end", this.onEnd);
@@ -564,7 +566,7 @@ export class Screen {
     socket.removeListener("data", this.onData);
     socket.removeListener("resume", this.onResume);
     socket.removeListener("end", this.onEnd);
-    readIntoStream(socket);
+    if (this.sharedReads) readIntoStream(socket);
     this.owner.forget(this);
   }
 
