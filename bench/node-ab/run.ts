@@ -4,12 +4,15 @@
  * and reads the CPU time of the server's whole process tree (/proc utime+stime) around the run; the variants
  * alternate, round after round. Prints per-round numbers and the medians of per-round ratios to node:http.
  *
- *   npm run build && node --import tsx bench/node-ab/run.ts [rounds=5] [path=/] [seconds=4]
+ *   npm run build && node --import tsx bench/node-ab/run.ts [rounds=5] [path=/] [seconds=4] [pipeline=1]
+ *
+ * `pipeline` N > 1 sends N requests per write (wrk with a Lua script; wrk counts each response).
  *
  * With AB_BASE=DIR (a build of another commit: `git archive C | tar -x -C DIR`, node_modules linked, then
  * `tsc -p tsconfig.build.json` there) a fourth variant, "base", runs DIR/dist/cli.js in the same rounds.
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { median } from "../stats.ts";
 import { freePort, installCleanup, runCommand, startServer, treePids, type ServerSpec } from "../procs.ts";
@@ -17,6 +20,14 @@ import { freePort, installCleanup, runCommand, startServer, treePids, type Serve
 const rounds = Number(process.argv[2] ?? 5);
 const urlPath = process.argv[3] ?? "/";
 const seconds = Number(process.argv[4] ?? 4);
+const pipeline = Number(process.argv[5] ?? 1);
+const script = pipeline > 1 ? pipelineScript(pipeline) : null;
+
+function pipelineScript(depth: number): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "node-ab-")), "pipeline.lua");
+  writeFileSync(file, `init = function(args)\n  local r = {}\n  for i = 1, ${depth} do r[i] = wrk.format(nil, "${urlPath}") end\n  batch = table.concat(r)\nend\nrequest = function() return batch end\n`);
+  return file;
+}
 const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
 type Variant = "node" | "oryx" | "noscreen" | "base";
@@ -48,7 +59,8 @@ function treeTicks(root: number): number {
 
 /** Requests wrk completed in `secs` (timeouts are counted on stderr: on a noisy machine a round may have some). */
 async function wrk(port: number, secs: number): Promise<number> {
-  const r = await runCommand("taskset", ["-c", "1", "wrk", "-t1", "-c50", `-d${secs}s`, `http://127.0.0.1:${port}${urlPath}`], { timeoutMs: (secs + 10) * 1000 });
+  const args = ["-c", "1", "wrk", "-t1", "-c50", `-d${secs}s`, ...(script === null ? [] : ["-s", script]), `http://127.0.0.1:${port}${urlPath}`];
+  const r = await runCommand("taskset", args, { timeoutMs: (secs + 10) * 1000 });
   const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
   const total = /(\d+) requests in/.exec(r.stdout);
   const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
@@ -90,4 +102,8 @@ for (const v of VARIANTS) {
   const rps = median(results[v].map((x, i) => x.rps / results.node[i]!.rps))!;
   const cpu = median(results[v].map((x, i) => x.cpuUs / results.node[i]!.cpuUs))!;
   console.log(`${v}: median req/s ratio to node:http ${rps.toFixed(3)}, median CPU/req ratio ${cpu.toFixed(3)} (node:http median ${median(results.node.map((x) => x.cpuUs))!.toFixed(1)} µs, ${v} ${median(results[v].map((x) => x.cpuUs))!.toFixed(1)} µs)`);
+}
+if (BASE !== undefined) {
+  const cpu = median(results.oryx.map((x, i) => x.cpuUs / results.base[i]!.cpuUs))!;
+  console.log(`oryx against base: median CPU/req ratio ${cpu.toFixed(3)}`);
 }

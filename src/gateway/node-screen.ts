@@ -44,6 +44,8 @@ const LINGER_MS = 2_000;
 /** Framed chunk data shorter than this is copied next to its size line (one call into Node's parser, not three). */
 const COPY_CHUNK_BELOW = 16 * 1024;
 const CRLF = Buffer.from("\r\n", "latin1");
+/** Bytes kept waiting (pipelined requests) past which the socket is paused: a socket stream's own high-water mark. */
+const PAUSE_WITH_PENDING = 16 * 1024;
 
 const enum Phase {
   /** Between requests: nothing of the next head yet. */
@@ -474,11 +476,16 @@ export class Screen {
     if (this.upgrade && !this.socket.listeners("end").includes(this.nodeOnEnd)) this.detach();
   }
 
-  /** Keeps unprocessed bytes for later and stops reading until they can be used. */
+  /**
+   * Keeps unprocessed bytes for later; once they are many, stops reading until they can be used. Not before: a
+   * socket read into the shared buffer stops its handle when paused, and Node resumes the socket as each
+   * response ends (it dumps a request body the app did not read), so pausing at once cost two system calls per
+   * pipelined request (bench/node-ab, pipelined 16 deep).
+   */
   private stash(buf: Buffer, off: number): void {
     const rest = off === 0 ? buf : buf.subarray(off);
     this.pending = this.pending === null ? ownBytes(rest) : Buffer.concat([this.pending, rest]);
-    this.socket.pause();
+    if (this.pending.length >= PAUSE_WITH_PENDING) this.socket.pause();
   }
 
   /** Goes on after a wait: the bytes kept aside first, then the socket. */
