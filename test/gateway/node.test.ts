@@ -913,6 +913,41 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
     }
   });
 
+  test("pipelined requests behind one the app has not answered are read only so far: the socket is paused", async () => {
+    let first: http.ServerResponse | null = null;
+    let readWhileWaiting = 0;
+    let served = 0;
+    let servedWhileWaiting = 0;
+    const server = http.createServer((req, res) => {
+      served++;
+      if (first === null) {
+        first = res;
+        setTimeout(() => {
+          readWhileWaiting = req.socket.bytesRead;
+          servedWhileWaiting = served;
+          res.end("first");
+        }, 300);
+      } else res.end("next");
+    });
+    const s = await oryx(server);
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        const one = "GET /p HTTP/1.1\r\nHost: t\r\n\r\n";
+        const flood = one.repeat(Math.ceil((1024 * 1024) / one.length));
+        c.sock.write(one + flood);
+        const r = await c.response({ ms: 5000 });
+        assert.equal(r.body, "first");
+        assert.ok(readWhileWaiting > 0 && readWhileWaiting < 256 * 1024, `read ${readWhileWaiting} bytes while the first request waited`);
+        assert.equal(servedWhileWaiting, 1, "the app was called for a request behind one it had not answered");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   test("a Content-Length body the app reads late, in reads with other clients' between them, is the client's", async () => {
     const server = http.createServer((req, res) => {
       // Read only once the whole body is in: every chunk Node gave was kept meanwhile.
