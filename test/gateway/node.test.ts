@@ -873,18 +873,23 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
     }
   }
 
+  /** Sends `pieces` on `c`, another client's requests read between each two (after a pause: separate reads). */
+  async function sendAmidNoise(c: Conn, port: number, pieces: string[]): Promise<void> {
+    for (let i = 0; i < pieces.length; i++) {
+      if (i > 0) {
+        await sleep(30);
+        await noise(port, 2);
+      }
+      await c.send([pieces[i]!]);
+    }
+  }
+
   test("a head split across reads, with another client's reads between its parts, reaches the app as sent", async () => {
     const s = await oryx(echoing(0));
     try {
       const c = await Conn.open(s.port);
       try {
-        await c.send(["GET /first-half-of-the-"]);
-        await sleep(30);
-        await noise(s.port, 3);
-        await c.send(["path HTTP/1.1\r\nHost: t\r\nX-Ta"]);
-        await sleep(30);
-        await noise(s.port, 3);
-        await c.send(["g: mine\r\n\r\n"]);
+        await sendAmidNoise(c, s.port, ["GET /first-half-of-the-", "path HTTP/1.1\r\nHost: t\r\nX-Ta", "g: mine\r\n\r\n"]);
         const r = await c.response();
         assert.equal(r.body, "GET /first-half-of-the-path mine |");
       } finally {
@@ -961,11 +966,7 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
     try {
       const c = await Conn.open(s.port);
       try {
-        await c.send([`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\n`, "aaaaaaaaaa"]);
-        await noise(s.port, 2);
-        await c.send(["bbbbbbbbbb"]);
-        await noise(s.port, 2);
-        await c.send(["cccccccccc"]);
+        await sendAmidNoise(c, s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\naaaaaaaaaa`, "bbbbbbbbbb", "cccccccccc"]);
         const r = await c.response();
         assert.equal(r.body, "aaaaaaaaaabbbbbbbbbbcccccccccc");
       } finally {
