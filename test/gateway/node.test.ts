@@ -873,31 +873,34 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
     }
   }
 
-  /** Sends `pieces` on `c`, another client's requests read between each two (after a pause: separate reads). */
-  async function sendAmidNoise(c: Conn, port: number, pieces: string[]): Promise<void> {
-    for (let i = 0; i < pieces.length; i++) {
-      if (i > 0) {
-        await sleep(30);
-        await noise(port, 2);
-      }
-      await c.send([pieces[i]!]);
-    }
-  }
-
-  test("a head split across reads, with another client's reads between its parts, reaches the app as sent", async () => {
-    const s = await oryx(echoing(0));
+  /**
+   * Serves `server`, sends `pieces` on one connection with another client's requests read between each two
+   * (after a pause: separate reads), and returns the body of the answer.
+   */
+  async function answerAmidNoise(server: http.Server, pieces: string[]): Promise<string> {
+    const s = await oryx(server);
     try {
       const c = await Conn.open(s.port);
       try {
-        await sendAmidNoise(c, s.port, ["GET /first-half-of-the-", "path HTTP/1.1\r\nHost: t\r\nX-Ta", "g: mine\r\n\r\n"]);
-        const r = await c.response();
-        assert.equal(r.body, "GET /first-half-of-the-path mine |");
+        for (let i = 0; i < pieces.length; i++) {
+          if (i > 0) {
+            await sleep(30);
+            await noise(s.port, 2);
+          }
+          await c.send([pieces[i]!]);
+        }
+        return (await c.response()).body;
       } finally {
         c.destroy();
       }
     } finally {
       await s.close();
     }
+  }
+
+  test("a head split across reads, with another client's reads between its parts, reaches the app as sent", async () => {
+    const body = await answerAmidNoise(echoing(0), ["GET /first-half-of-the-", "path HTTP/1.1\r\nHost: t\r\nX-Ta", "g: mine\r\n\r\n"]);
+    assert.equal(body, "GET /first-half-of-the-path mine |");
   });
 
   test("pipelined requests that wait for the answer before them, while other clients are read, reach the app as sent", async () => {
@@ -962,19 +965,8 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
         req.on("end", () => res.end(Buffer.concat(chunks).toString("latin1")));
       }, 150);
     });
-    const s = await oryx(server);
-    try {
-      const c = await Conn.open(s.port);
-      try {
-        await sendAmidNoise(c, s.port, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\naaaaaaaaaa`, "bbbbbbbbbb", "cccccccccc"]);
-        const r = await c.response();
-        assert.equal(r.body, "aaaaaaaaaabbbbbbbbbbcccccccccc");
-      } finally {
-        c.destroy();
-      }
-    } finally {
-      await s.close();
-    }
+    const body = await answerAmidNoise(server, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\naaaaaaaaaa`, "bbbbbbbbbb", "cccccccccc"]);
+    assert.equal(body, "aaaaaaaaaabbbbbbbbbbcccccccccc");
   });
 });
 
