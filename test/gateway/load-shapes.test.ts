@@ -160,6 +160,16 @@ describe("fetch handler or Node listener", () => {
     assert.match(hints[0]!, /\[ERROR\]/);
   });
 
+  test("a fetch handler forced to be a Node listener (--interface node) that returns a Response: answered 500, never a hang", async () => {
+    const logs: string[] = [];
+    const app = await load("test/fixtures/shape-minified.js", { logs, interface: "node" });
+    assert.equal(app.interface, "node");
+    const port = await serveNode(app, logs);
+    const r = await get(port, "/forced");
+    assert.equal(r.status, 500);
+    assert.equal(r.body, "Internal Server Error\n");
+  });
+
   test("a minified async fetch handler that throws on a Node request: 500 and the hint with its error, and the server serves on", async () => {
     // The loader's log is the worker's error log: the guess made at load time reports there.
     const logs: string[] = [];
