@@ -4,9 +4,8 @@ import { readSocketInto, setSocketReader } from "../node-internals.ts";
 /**
  * Reads a screened socket into one buffer shared by every screen of the process, as Node's http.Server reads its
  * own sockets natively into one buffer (parser.consume). A socket read through 'data' events instead costs a new
- * ArrayBuffer per read and a trip through the Readable stream: in the A/B of bench/node-ab, Express on oryx spent
- * about 8% more CPU time per request than before it read this way (issue 16). With the shared buffer a read is
- * one call, nothing allocated.
+ * ArrayBuffer per read and a trip through the Readable stream; with the shared buffer a read is one call, nothing
+ * allocated. (Small next to Express's own work per request: README, Performance, issue 16.)
  *
  * The price is the rule that makes it safe: the bytes are valid only during the call. The screen hands them on
  * synchronously (Node's parser copies what it keeps: strings for the head, a copy per body chunk) and copies
