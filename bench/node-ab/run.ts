@@ -11,11 +11,11 @@
  * With AB_BASE=DIR (a build of another commit: `git archive C | tar -x -C DIR`, node_modules linked, then
  * `tsc -p tsconfig.build.json` there) a fourth variant, "base", runs DIR/dist/cli.js in the same rounds.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { median } from "../stats.ts";
-import { freePort, installCleanup, runCommand, startServer, treePids, type ServerSpec } from "../procs.ts";
+import { freePort, installCleanup, runCommand, startServer, treeCpuSeconds, type ServerSpec } from "../procs.ts";
 
 const rounds = Number(process.argv[2] ?? 5);
 const urlPath = process.argv[3] ?? "/";
@@ -28,7 +28,6 @@ function pipelineScript(depth: number): string {
   writeFileSync(file, `init = function(args)\n  local r = {}\n  for i = 1, ${depth} do r[i] = wrk.format(nil, "${urlPath}") end\n  batch = table.concat(r)\nend\nrequest = function() return batch end\n`);
   return file;
 }
-const TICK_US = 1e6 / 100; // USER_HZ is 100 on Linux
 
 type Variant = "node" | "oryx" | "noscreen" | "base";
 const BASE = process.env.AB_BASE;
@@ -40,21 +39,6 @@ function spec(v: Variant, port: number): ServerSpec {
   if (v === "node") return { argv: [process.execPath, "bench/servers/express.mjs"], env: {}, cpus: "0", nofile: 4096, oryx: false };
   const env: Record<string, string> = v === "noscreen" ? { NODE_OPTIONS: `--import=${path.resolve("bench/node-ab/no-screen.mjs")}` } : {};
   return { argv: oryx, env, cpus: "0", nofile: 4096, oryx: true };
-}
-
-/** utime+stime of `root` and its descendants, in ticks. */
-function treeTicks(root: number): number {
-  let t = 0;
-  for (const pid of treePids(root)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      t += Number(f[11]) + Number(f[12]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return t;
 }
 
 /** Requests wrk completed in `secs` (timeouts are counted on stderr: on a noisy machine a round may have some). */
@@ -76,12 +60,12 @@ async function one(v: Variant): Promise<{ rps: number; cpuUs: number }> {
   const server = await startServer(spec(v, port), port);
   try {
     await wrk(port, 2);
-    const t0 = treeTicks(server.pid);
+    const t0 = treeCpuSeconds(server.pid);
     const w0 = performance.now();
     const n = await wrk(port, seconds);
     const wall = (performance.now() - w0) / 1000;
-    const t1 = treeTicks(server.pid);
-    return { rps: n / wall, cpuUs: ((t1 - t0) * TICK_US) / n };
+    const t1 = treeCpuSeconds(server.pid);
+    return { rps: n / wall, cpuUs: ((t1 - t0) * 1e6) / n };
   } finally {
     await server.stop();
   }
