@@ -94,6 +94,21 @@ export function treePids(root: number): number[] {
   return out;
 }
 
+/** CPU time (user + system) of a process tree, seconds: the sum of /proc/PID/stat's utime and stime. */
+export function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of treePids(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
 /** VmRSS summed over `root` and its descendants, in KiB, with the number of processes; null if root is gone. */
 export function treeRssKiB(root: number): { kib: number; processes: number } | null {
   let kib = 0;

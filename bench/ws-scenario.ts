@@ -9,11 +9,10 @@
  * whole-tree RSS right after (for broadcast, with the 1,000 subscribers still open).
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { PeerId } from "./peers.ts";
 import { startPeers } from "./phase.ts";
-import { sleep, track, treePids, type Server } from "./procs.ts";
+import { sleep, track, treeCpuSeconds, type Server } from "./procs.ts";
 
 export type WsLoadId = "ws-echo" | "ws-broadcast";
 
@@ -52,21 +51,6 @@ export interface WsOptions {
 }
 
 export const wsKey = (peer: PeerId, load: WsLoadId): string => `${peer}|${load}`;
-
-/** CPU time (user + system) of a process tree, seconds: the sum of /proc/PID/stat's utime and stime. */
-function treeCpuSeconds(root: number): number {
-  let ticks = 0;
-  for (const pid of treePids(root)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  return ticks / 100; // USER_HZ is 100 on Linux
-}
 
 /** Runs the client on CPU 1 against `server` and reads the server's CPU time over the client's measured window. */
 async function measure(server: Server, load: WsLoadId, seconds: number): Promise<WsSample & { round: 0 }> {

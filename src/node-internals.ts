@@ -7,7 +7,9 @@
  * Not here, because they are checked where they are used, against a real object of this Node at load time:
  * the symbol slots copied from a real ReadableStream or Response onto oryx's lighter ones (gateway/lazy-body.ts,
  * gateway/stand-in.ts, gateway/fetch.ts), and the 'data' and 'end' listeners Node's http.Server puts on a socket
- * it is handed (gateway/node-screen.ts, which refuses the socket with a NodeInternalsError if they are missing).
+ * it is handed (gateway/node-screen.ts, which refuses the socket with a ScreenError if they are missing).
+ * Not checked at start-up because oryx works without it: reading a socket into a buffer of oryx's
+ * (readSocketInto; without it a socket emits 'data' as usual).
  */
 import net from "node:net";
 import { NodeInternalsError } from "./errors.ts";
@@ -87,6 +89,59 @@ export function createServerHandle(): CreateServerHandle {
   const f = (net as unknown as { _createServerHandle?: CreateServerHandle })._createServerHandle;
   if (typeof f !== "function") throw missing("net._createServerHandle", "which oryx's master uses to bind the sockets it shares with its workers");
   return f;
+}
+
+// ─── a socket read into a buffer of oryx's ─────────────────────────────────────────────────────────────────
+
+interface ReadSlots {
+  buffer: symbol;
+  callback: symbol;
+}
+let readSlots: ReadSlots | null | undefined;
+
+/** net.Socket's slots for the `onread` option (kBuffer, kBufferCb), found by their descriptions once. */
+function readSlotsOf(socket: net.Socket): ReadSlots | null {
+  if (readSlots !== undefined) return readSlots;
+  const byName = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
+  const buffer = byName.get("kBuffer");
+  const callback = byName.get("kBufferCb");
+  readSlots = buffer !== undefined && callback !== undefined ? { buffer, callback } : null;
+  return readSlots;
+}
+
+type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void; constructor: { name: string } } | null;
+
+/**
+ * Makes `socket` read into `buf` and call `onRead(nread)` for each read instead of emitting 'data'. This is
+ * what net.Socket does for the documented `onread` option of `net.connect()` (its kBuffer and kBufferCb slots,
+ * and its handle's `useUserBuffer`), which Node offers only for sockets it connects; oryx switches it on for a
+ * socket already accepted (gateway/read-buffer.ts: a Node app's screen reads as Node's own parser does, without
+ * a Buffer per read). net.Socket's pause(), resume() and end of input honour it as for `onread`. Only a plain
+ * TCP or Unix-socket handle: a TLS socket's handle decrypts into buffers of its own.
+ *
+ * Returns false, changing nothing, where any of it is missing: the socket keeps emitting 'data', slower and
+ * never wrong, so this is not part of the start-up check.
+ */
+export function readSocketInto(socket: net.Socket, buf: Buffer, onRead: (nread: number) => unknown): boolean {
+  const handle = (socket as unknown as { _handle: ReadHandle })._handle;
+  if (handle === null || typeof handle.useUserBuffer !== "function") return false;
+  if (handle.constructor.name !== "TCP" && handle.constructor.name !== "Pipe") return false;
+  const slots = readSlotsOf(socket);
+  if (slots === null) return false;
+  const slotted = socket as unknown as Record<symbol, unknown>;
+  slotted[slots.buffer] = buf;
+  slotted[slots.callback] = onRead;
+  handle.useUserBuffer(buf);
+  return true;
+}
+
+/**
+ * Replaces the function a socket switched by readSocketInto calls for each read (its handle keeps reading into
+ * the same buffer). Returning false from it stops reading until the socket is resumed, as for `onread`.
+ */
+export function setSocketReader(socket: net.Socket, onRead: (nread: number) => unknown): void {
+  const slots = readSlotsOf(socket);
+  if (slots !== null) (socket as unknown as Record<symbol, unknown>)[slots.callback] = onRead;
 }
 
 // ─── the start-up check ────────────────────────────────────────────────────────────────────────────────────

@@ -5,7 +5,7 @@ import net from "node:net";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { NodeInternalsError } from "../src/errors.ts";
-import { checkNodeInternals, createServerHandle, latin1Slice, socketQueuedBytes, socketSentMark, tlsUnderlyingSocket } from "../src/node-internals.ts";
+import { checkNodeInternals, createServerHandle, latin1Slice, readSocketInto, setSocketReader, socketQueuedBytes, socketSentMark, tlsUnderlyingSocket } from "../src/node-internals.ts";
 
 describe("Node internals", () => {
   it("are all present on this Node.js", () => {
@@ -31,6 +31,48 @@ describe("Node internals", () => {
     assert.equal(tlsUnderlyingSocket(client), undefined); // a plain socket wraps none
     client.destroy();
     server.close();
+  });
+
+  it("readSocketInto reads an accepted socket into the given buffer, with no 'data' event; pause() stops it, and end comes as ever", async () => {
+    const buf = Buffer.alloc(64);
+    const got: string[] = [];
+    const events: string[] = [];
+    let accepted!: net.Socket;
+    const switched = new Promise<boolean>((resolve) => {
+      const server = net.createServer((c) => {
+        accepted = c;
+        c.on("data", () => events.push("data"));
+        c.on("end", () => {
+          events.push("end");
+          c.end();
+          server.close();
+        });
+        resolve(readSocketInto(c, buf, (n) => got.push(buf.toString("latin1", 0, n))));
+      });
+      server.listen(0, "127.0.0.1", () => {
+        const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+        client.once("connect", async () => {
+          await switched;
+          client.write("one");
+          for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+          accepted.pause();
+          client.write("two");
+          await new Promise((r) => setTimeout(r, 50));
+          events.push(`paused: ${got.join("|")}`);
+          setSocketReader(accepted, (n) => got.push(`again ${buf.toString("latin1", 0, n)}`));
+          accepted.resume();
+          client.end();
+        });
+      });
+    });
+    assert.equal(await switched, true);
+    for (let i = 0; i < 200 && !events.includes("end"); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(events, ["paused: one", "end"]);
+    assert.deepEqual(got, ["one", "again two"]);
+  });
+
+  it("readSocketInto leaves a socket with no handle as it is", () => {
+    assert.equal(readSocketInto(new net.Socket(), Buffer.alloc(8), () => {}), false);
   });
 
   it("createServerHandle binds a listening handle as the master does", () => {

@@ -285,14 +285,14 @@ async function findNodeApp(value: unknown, forced: boolean, log: Logger, spec: A
     return { server: serverForListener((v.callback as () => NodeListener).call(value)), shape: "a Koa app" };
   }
   if (typeof value !== "function") return null;
-  if (forced) return { server: serverForListener(value as NodeListener), shape: "a Node (req, res) listener" };
+  if (forced) return { server: serverForListener(value as NodeListener, { log }), shape: "a Node (req, res) listener" };
   const kind = classifyFunction(value);
   if (kind.kind !== "node") return null;
   // Taken for a listener only because nothing said otherwise: if it is a fetch handler after all, its requests
   // get a 500 and the log says what to do, instead of hanging (or throwing in the worker).
   const guess = kind.ambiguous ? { why: kind.why, log } : undefined;
   if (kind.ambiguous) log.debug(`export "${spec.exportName}" of ${spec.module}: ${kind.why}`);
-  return { server: serverForListener(value as NodeListener, guess), shape: "a Node (req, res) listener" };
+  return { server: serverForListener(value as NodeListener, { log, guess }), shape: "a Node (req, res) listener" };
 }
 
 function shape(value: unknown): string {

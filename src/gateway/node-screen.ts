@@ -3,6 +3,7 @@ import type http from "node:http";
 import type net from "node:net";
 import { ChunkedDecoder, HeadParser, HttpError, simpleResponse, type Limits, type RequestHead } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
 
 /**
  * oryx's parser in front of Node's. A Node app's http.Server parses with llhttp, which accepts what oryx refuses
@@ -10,7 +11,9 @@ import type { Logger } from "../log.ts";
  * request smuggled past a front proxy that reads it the other way. So every byte of a handed-off socket goes
  * through oryx's own request parser first (HeadParser, ChunkedDecoder, the same limits and timeouts as fetch
  * apps), and only what it accepts is given to the http.Server, by calling the 'data' listener Node put on the
- * socket (Node's parser then builds the app's real IncomingMessage/ServerResponse, as ever). A refusal is
+ * socket (Node's parser then builds the app's real IncomingMessage/ServerResponse, as ever). The socket is read
+ * into one buffer shared by every screen (read-buffer.ts), as Node's parser reads its own sockets: what the
+ * screen keeps past a read (a head split across reads, pipelined bytes that wait) it copies. A refusal is
  * oryx's answer, byte for byte as for a fetch app (status, Date, Content-Length, `Connection: close`), written
  * by oryx straight to the socket: Node's parser never sees the request, the app never hears of it, and nothing
  * after it on the connection is read.
@@ -41,6 +44,8 @@ const LINGER_MS = 2_000;
 /** Framed chunk data shorter than this is copied next to its size line (one call into Node's parser, not three). */
 const COPY_CHUNK_BELOW = 16 * 1024;
 const CRLF = Buffer.from("\r\n", "latin1");
+/** Bytes kept waiting (pipelined requests) past which the socket is paused: a socket stream's own high-water mark. */
+const PAUSE_WITH_PENDING = 16 * 1024;
 
 const enum Phase {
   /** Between requests: nothing of the next head yet. */
@@ -198,6 +203,8 @@ export class Screen {
   private responseDone = false;
   private timer = Timer.None;
   private deadline = 0;
+  /** Whether the socket is read into the shared buffer (read-buffer.ts), else through 'data' events. */
+  private readonly sharedReads: boolean;
   /** Requests given to Node on this connection. */
   requests = 0;
   /** When the last response ended (Date.now()), 0 before any: for a worker's graceful stop. */
@@ -210,7 +217,10 @@ export class Screen {
     this.nodeOnEnd = nodeOnEnd;
     this.parser = new HeadParser(owner.opts.limits);
     (socket as ScreenedSocket)[SCREEN] = this;
+    // The 'data' listener also makes Node's parser let go of the socket (see Screens.take); with a shared read
+    // buffer (read-buffer.ts) it hears only bytes that were buffered before.
     socket.on("data", this.onData);
+    this.sharedReads = readIntoShared(socket, this.onData);
     // Node resumes a socket it paused (its app read on, its writes drained): what waited here goes on.
     socket.on("resume", this.onResume);
     socket.on("end", this.onEnd);
@@ -325,7 +335,7 @@ export class Screen {
           this.startRequest(head, bytes, now);
           if (this.phase === Phase.Detached) {
             // The app took the socket: what followed the head is the new protocol's, for the app to read.
-            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(buf.subarray(off));
+            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(ownBytes(buf.subarray(off)));
             return;
           }
         } else if (phase === Phase.Body) {
@@ -338,7 +348,7 @@ export class Screen {
           this.arm(Timer.Body, this.owner.opts.bodyTimeoutMs, now);
           off = this.forwardBody(buf, off);
           if (this.phase === Phase.Detached) {
-            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(buf.subarray(off));
+            if (off < buf.length && !this.socket.destroyed) this.socket.unshift(ownBytes(buf.subarray(off)));
             return;
           }
         } else if (phase === Phase.Waiting) {
@@ -358,7 +368,7 @@ export class Screen {
 
   /** Keeps the head's bytes received so far (only when a head spans reads). */
   private keepHeadPart(buf: Buffer, off: number): void {
-    const part = off === 0 ? buf : buf.subarray(off);
+    const part = ownBytes(off === 0 ? buf : buf.subarray(off));
     if (part.length === 0) return;
     const parts = (this.headParts ??= []);
     parts.push(part);
@@ -466,11 +476,16 @@ export class Screen {
     if (this.upgrade && !this.socket.listeners("end").includes(this.nodeOnEnd)) this.detach();
   }
 
-  /** Keeps unprocessed bytes for later and stops reading until they can be used. */
+  /**
+   * Keeps unprocessed bytes for later; once they are many, stops reading until they can be used. Not before: a
+   * socket read into the shared buffer stops its handle when paused, and Node resumes the socket as each
+   * response ends (it dumps a request body the app did not read), so pausing at once cost two system calls per
+   * pipelined request (bench/node-ab, pipelined 16 deep).
+   */
   private stash(buf: Buffer, off: number): void {
     const rest = off === 0 ? buf : buf.subarray(off);
-    this.pending = this.pending === null ? rest : Buffer.concat([this.pending, rest]);
-    this.socket.pause();
+    this.pending = this.pending === null ? ownBytes(rest) : Buffer.concat([this.pending, rest]);
+    if (this.pending.length >= PAUSE_WITH_PENDING) this.socket.pause();
   }
 
   /** Goes on after a wait: the bytes kept aside first, then the socket. */
@@ -558,6 +573,7 @@ export class Screen {
     socket.removeListener("data", this.onData);
     socket.removeListener("resume", this.onResume);
     socket.removeListener("end", this.onEnd);
+    if (this.sharedReads) readIntoStream(socket);
     this.owner.forget(this);
   }
 

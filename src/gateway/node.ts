@@ -27,9 +27,12 @@ export interface NodeLimits extends ScreenOptions {
   keepAliveTimeoutMs: number;
 }
 
-/** Makes an http.Server for a plain listener, with oryx's limits. */
-export function serverForListener(listener: NodeListener, guess?: GuessedListener): http.Server {
-  return http.createServer(guess === undefined ? listener : guarded(listener, guess));
+/**
+ * Makes an http.Server for a plain listener. `watch` (a listener that is not a framework's: exported as a
+ * function, or forced with --interface node) puts the safety net under the shape rules around it (see watched).
+ */
+export function serverForListener(listener: NodeListener, watch?: { log: Logger; guess?: GuessedListener }): http.Server {
+  return http.createServer(watch === undefined ? listener : watched(listener, watch.log, watch.guess));
 }
 
 /** A function oryx took for a Node listener although its declared parameters did not say so, `(e, t)`. */
@@ -39,56 +42,50 @@ export interface GuessedListener {
   log: Logger;
 }
 
-/**
- * A guessed listener that throws or rejects (a fetch handler's `new URL(request.url)` throws on a Node
- * request's bare path) answers 500 instead of taking the worker down or leaving the request hanging, and the
- * error log says what oryx assumed. A value it resolves to is passed on (a Response is the gateway's business).
- */
-function guarded(listener: NodeListener, guess: GuessedListener): NodeListener {
-  const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void => {
-    guess.log.error(
-      `the app threw while serving ${req.method} ${req.url}; oryx took it for a Node (req, res) listener (${guess.why}): if it is a fetch handler (request, info), run it with --interface fetch`,
-      err,
-    );
-    answer500(res);
-  };
-  return function (this: unknown, req: http.IncomingMessage, res: http.ServerResponse): unknown {
-    let returned: unknown;
-    try {
-      returned = (listener as (this: unknown, ...args: unknown[]) => unknown).call(this, req, res);
-    } catch (err) {
-      fail(req, res, err);
-      return undefined;
-    }
-    if (returned instanceof Promise) {
-      return returned.then(
-        (v: unknown) => v,
-        (err: unknown) => {
-          fail(req, res, err);
-          return undefined;
-        },
-      );
-    }
-    return returned;
-  } as NodeListener;
-}
-
 let warnedFetchShaped = false;
 
 /**
- * The safety net under the shape rules: a listener served as a Node app that returns a fetch Response (or a
- * promise of one) is a fetch handler oryx took for a listener. Nothing would ever answer its request: it gets a
- * 500 at once, and the error log says so, once per process.
+ * The safety net under the shape rules, around the listener itself (so it holds whenever and however the app's
+ * server calls it). A listener that returns a fetch Response (or a promise of one) is a fetch handler served as
+ * a Node app: nothing would ever answer its request, so it gets a 500 at once and the error log says so, once
+ * per process. A guessed listener (`guess`) that throws or rejects (a fetch handler's `new URL(request.url)`
+ * throws on a Node request's bare path) answers 500 instead of taking the worker down or leaving the request
+ * hanging, and the error log says what oryx assumed. Anything else it returns is passed on.
  */
-function checkReturned(returned: unknown, res: http.ServerResponse, log: Logger): void {
-  if (isResponseLike(returned)) {
-    answerFetchShaped(res, log);
-  } else if (returned instanceof Promise) {
-    // No rejection handler: a rejection is reported as unhandled exactly as it was without this check.
-    void returned.then((v: unknown) => {
-      if (isResponseLike(v)) answerFetchShaped(res, log);
-    });
-  }
+function watched(listener: NodeListener, log: Logger, guess: GuessedListener | undefined): NodeListener {
+  const fail = (req: http.IncomingMessage, res: http.ServerResponse, err: unknown): undefined => {
+    guess!.log.error(
+      `the app threw while serving ${req.method} ${req.url}; oryx took it for a Node (req, res) listener (${guess!.why}): if it is a fetch handler (request, info), run it with --interface fetch`,
+      err,
+    );
+    answer500(res);
+    return undefined;
+  };
+  const call = listener as (this: unknown, ...args: unknown[]) => unknown;
+  return function (this: unknown, req: http.IncomingMessage, res: http.ServerResponse): unknown {
+    let returned: unknown;
+    if (guess === undefined) returned = call.call(this, req, res);
+    else {
+      try {
+        returned = call.call(this, req, res);
+      } catch (err) {
+        return fail(req, res, err);
+      }
+    }
+    if (isResponseLike(returned)) {
+      answerFetchShaped(res, log);
+      return undefined;
+    }
+    if (!(returned instanceof Promise)) return returned;
+    // Unguessed, no rejection handler: a rejection is reported as unhandled exactly as without this net.
+    return returned.then(
+      (v: unknown) => {
+        if (isResponseLike(v)) answerFetchShaped(res, log);
+        return v;
+      },
+      guess === undefined ? undefined : (err: unknown) => fail(req, res, err),
+    );
+  } as NodeListener;
 }
 
 /** A fetch Response, or anything shaped like one: a numeric status and a headers object. */
@@ -149,19 +146,6 @@ export function adoptServer(
     if (onAccess !== null) logWhenDone(request, response, onAccess);
     onRequest?.();
   });
-  // The safety net under the shape rules (checkReturned) needs what a listener returns: the app's listeners are
-  // called by one that looks. It guards nothing: oryx's rules are applied to the bytes, before Node's parser.
-  for (const event of ["request", "checkContinue"] as const) {
-    const appListeners = server.listeners(event) as Array<(req: http.IncomingMessage, res: http.ServerResponse) => void>;
-    if (appListeners.length === 0) continue;
-    server.removeAllListeners(event);
-    server.on(event, (req: http.IncomingMessage, res: http.ServerResponse) => {
-      for (const listener of appListeners) {
-        const returned: unknown = listener.call(server, req, res);
-        if (returned !== undefined) checkReturned(returned, res, log);
-      }
-    });
-  }
   server.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
     const screen = screenOf(socket);
     if (screen !== undefined) {

@@ -145,11 +145,11 @@ describe("fetch handler or Node listener", () => {
   });
 
   test("minified (e, t) returning a Response: taken for a Node listener, answered 500 with one hint in the log, never a hang", async () => {
-    const loadLogs: string[] = [];
-    const app = await load("test/fixtures/shape-minified.js", { logs: loadLogs });
-    assert.equal(app.interface, "node");
-    assert.ok(loadLogs.some((l) => /DEBUG.*\(e, t\).*taken for \(req, res\)/.test(l)), loadLogs.join("\n"));
+    // The loader's log is the worker's error log: the net around the guessed listener reports there.
     const logs: string[] = [];
+    const app = await load("test/fixtures/shape-minified.js", { logs });
+    assert.equal(app.interface, "node");
+    assert.ok(logs.some((l) => /DEBUG.*\(e, t\).*taken for \(req, res\)/.test(l)), logs.join("\n"));
     const port = await serveNode(app, logs);
     for (let i = 0; i < 3; i++) {
       const r = await get(port, `/m${i}`);
@@ -159,6 +159,16 @@ describe("fetch handler or Node listener", () => {
     const hints = logs.filter((l) => l.includes("the app returned a Response: it looks like a fetch handler (request, info); run it with --interface fetch"));
     assert.equal(hints.length, 1, `one hint per process, not per request:\n${logs.join("\n")}`);
     assert.match(hints[0]!, /\[ERROR\]/);
+  });
+
+  test("a fetch handler forced to be a Node listener (--interface node) that returns a Response: answered 500, never a hang", async () => {
+    const logs: string[] = [];
+    const app = await load("test/fixtures/shape-minified.js", { logs, interface: "node" });
+    assert.equal(app.interface, "node");
+    const port = await serveNode(app, logs);
+    const r = await get(port, "/forced");
+    assert.equal(r.status, 500);
+    assert.equal(r.body, "Internal Server Error\n");
   });
 
   test("a minified async fetch handler that throws on a Node request: 500 and the hint with its error, and the server serves on", async () => {

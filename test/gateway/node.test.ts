@@ -679,6 +679,128 @@ describe("oryx's parser is in front of Node's, whenever the app adds its listene
   });
 });
 
+describe("the screen's shared read buffer: bytes kept past a read are the client's own", { concurrency: true }, () => {
+  /** An app that answers with what it got: method, URL, a header and the body, after `delayMs`. */
+  function echoing(delayMs: number): http.Server {
+    return http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        setTimeout(() => res.end(`${req.method} ${req.url} ${req.headers["x-tag"] ?? "-"} ${Buffer.concat(chunks).toString("latin1")}|`), delayMs);
+      });
+    });
+  }
+
+  /** Another client's requests, in flight meanwhile: every read of them overwrites a shared buffer. */
+  async function noise(port: number, n: number): Promise<void> {
+    const c = await Conn.open(port);
+    try {
+      for (let i = 0; i < n; i++) {
+        await c.send([`POST /${"z".repeat(40)} HTTP/1.1\r\nHost: t\r\nX-Tag: ${"Z".repeat(40)}\r\nContent-Length: 40\r\n\r\n${"z".repeat(40)}`]);
+        await c.response();
+      }
+    } finally {
+      c.destroy();
+    }
+  }
+
+  /**
+   * Serves `server`, sends `pieces` on one connection with another client's requests read between each two
+   * (after a pause: separate reads), and returns the body of the answer.
+   */
+  async function answerAmidNoise(server: http.Server, pieces: string[]): Promise<string> {
+    const s = await oryx(server);
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        for (let i = 0; i < pieces.length; i++) {
+          if (i > 0) {
+            await sleep(30);
+            await noise(s.port, 2);
+          }
+          await c.send([pieces[i]!]);
+        }
+        return (await c.response()).body;
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  }
+
+  test("a head split across reads, with another client's reads between its parts, reaches the app as sent", async () => {
+    const body = await answerAmidNoise(echoing(0), ["GET /first-half-of-the-", "path HTTP/1.1\r\nHost: t\r\nX-Ta", "g: mine\r\n\r\n"]);
+    assert.equal(body, "GET /first-half-of-the-path mine |");
+  });
+
+  test("pipelined requests that wait for the answer before them, while other clients are read, reach the app as sent", async () => {
+    const s = await oryx(echoing(40));
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        const req = (i: number): string => `POST /p${i} HTTP/1.1\r\nHost: t\r\nX-Tag: t${i}\r\nContent-Length: 5\r\n\r\nbody${i}`;
+        await c.send([req(1) + req(2) + req(3)]);
+        await noise(s.port, 4);
+        const got = [await c.response(), await c.response(), await c.response()].map((r) => r.body);
+        assert.deepEqual(got, ["POST /p1 t1 body1|", "POST /p2 t2 body2|", "POST /p3 t3 body3|"]);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("pipelined requests behind one the app has not answered are read only so far: the socket is paused", async () => {
+    let first: http.ServerResponse | null = null;
+    let readWhileWaiting = 0;
+    let served = 0;
+    let servedWhileWaiting = 0;
+    const server = http.createServer((req, res) => {
+      served++;
+      if (first === null) {
+        first = res;
+        setTimeout(() => {
+          readWhileWaiting = req.socket.bytesRead;
+          servedWhileWaiting = served;
+          res.end("first");
+        }, 300);
+      } else res.end("next");
+    });
+    const s = await oryx(server);
+    try {
+      const c = await Conn.open(s.port);
+      try {
+        const one = "GET /p HTTP/1.1\r\nHost: t\r\n\r\n";
+        const flood = one.repeat(Math.ceil((1024 * 1024) / one.length));
+        c.sock.write(one + flood);
+        const r = await c.response({ ms: 5000 });
+        assert.equal(r.body, "first");
+        assert.ok(readWhileWaiting > 0 && readWhileWaiting < 256 * 1024, `read ${readWhileWaiting} bytes while the first request waited`);
+        assert.equal(servedWhileWaiting, 1, "the app was called for a request behind one it had not answered");
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("a Content-Length body the app reads late, in reads with other clients' between them, is the client's", async () => {
+    const server = http.createServer((req, res) => {
+      // Read only once the whole body is in: every chunk Node gave was kept meanwhile.
+      setTimeout(() => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => res.end(Buffer.concat(chunks).toString("latin1")));
+      }, 150);
+    });
+    const body = await answerAmidNoise(server, [`POST /late HTTP/1.1\r\nHost: t\r\nContent-Length: 30\r\n\r\naaaaaaaaaa`, "bbbbbbbbbb", "cccccccccc"]);
+    assert.equal(body, "aaaaaaaaaabbbbbbbbbbcccccccccc");
+  });
+});
+
 describe("Node's semantics reach the app", { concurrency: true }, () => {
   test("req.socket.remoteAddress is 127.0.0.1", async () => {
     const s = await recorded();

@@ -1,0 +1,40 @@
+import type net from "node:net";
+import { readSocketInto, setSocketReader } from "../node-internals.ts";
+
+/**
+ * Reads a screened socket into one buffer shared by every screen of the process, as Node's http.Server reads its
+ * own sockets natively into one buffer (parser.consume). A socket read through 'data' events instead costs a new
+ * ArrayBuffer per read and a trip through the Readable stream; with the shared buffer a read is one call, nothing
+ * allocated. (Small next to Express's own work per request: README, Performance, issue 16.)
+ *
+ * The price is the rule that makes it safe: the bytes are valid only during the call. The screen hands them on
+ * synchronously (Node's parser copies what it keeps: strings for the head, a copy per body chunk) and copies
+ * whatever it keeps longer (ownBytes). Where Node does not let a socket be read this way (node-internals.ts:
+ * readSocketInto; a TLS socket) it stays on 'data' events, which the screen handles too.
+ */
+
+/** Called for each read with the bytes read; they are valid only until it returns. */
+export type OnRead = (bytes: Buffer) => void;
+
+const SIZE = 64 * 1024;
+let shared: Buffer | null = null;
+
+/** Switches `socket` to reads into the shared buffer, each given to `onRead`; false where it cannot be. */
+export function readIntoShared(socket: net.Socket, onRead: OnRead): boolean {
+  const buf = (shared ??= Buffer.allocUnsafeSlow(SIZE));
+  return readSocketInto(socket, buf, (nread) => onRead(buf.subarray(0, nread)));
+}
+
+/**
+ * Puts a shared-buffer socket back on 'data' events for the app that takes it over (an upgrade): each read is
+ * copied and pushed into the socket's stream, with its back-pressure (push's false stops reading).
+ */
+export function readIntoStream(socket: net.Socket): void {
+  const buf = shared;
+  if (buf !== null) setSocketReader(socket, (nread) => socket.push(Buffer.from(buf.subarray(0, nread))));
+}
+
+/** `bytes`, or a copy of them if they are in the shared buffer (valid only during the read). */
+export function ownBytes(bytes: Buffer): Buffer {
+  return shared !== null && bytes.buffer === shared.buffer ? Buffer.from(bytes) : bytes;
+}
