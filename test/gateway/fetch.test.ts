@@ -703,10 +703,10 @@ describe("a streamed body no response may carry", () => {
       return { status: 204, statusText: "", headers: new Headers({ "x-a": "1" }), body } as unknown as Response;
     });
     try {
-      const c = await connect(s.port);
+      const c = await Session.open(s.port);
       c.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
       await c.waitClosed(3000);
-      const text = c.text();
+      const text = c.text;
       assert.ok(text.startsWith("HTTP/1.1 204 No Content\r\n"), text);
       assert.ok(text.endsWith("\r\n\r\n"), "nothing after the head");
       assert.equal(text.includes("never sent"), false);

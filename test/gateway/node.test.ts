@@ -693,7 +693,7 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
 
   /** Another client's requests, in flight meanwhile: every read of them overwrites a shared buffer. */
   async function noise(port: number, n: number): Promise<void> {
-    const c = await Conn.open(port);
+    const c = await Session.open(port);
     try {
       for (let i = 0; i < n; i++) {
         await c.send([`POST /${"z".repeat(40)} HTTP/1.1\r\nHost: t\r\nX-Tag: ${"Z".repeat(40)}\r\nContent-Length: 40\r\n\r\n${"z".repeat(40)}`]);
@@ -711,7 +711,7 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
   async function answerAmidNoise(server: http.Server, pieces: string[]): Promise<string> {
     const s = await oryx(server);
     try {
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         for (let i = 0; i < pieces.length; i++) {
           if (i > 0) {
@@ -737,7 +737,7 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
   test("pipelined requests that wait for the answer before them, while other clients are read, reach the app as sent", async () => {
     const s = await oryx(echoing(40));
     try {
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         const req = (i: number): string => `POST /p${i} HTTP/1.1\r\nHost: t\r\nX-Tag: t${i}\r\nContent-Length: 5\r\n\r\nbody${i}`;
         await c.send([req(1) + req(2) + req(3)]);
@@ -770,7 +770,7 @@ describe("the screen's shared read buffer: bytes kept past a read are the client
     });
     const s = await oryx(server);
     try {
-      const c = await Conn.open(s.port);
+      const c = await Session.open(s.port);
       try {
         const one = "GET /p HTTP/1.1\r\nHost: t\r\n\r\n";
         const flood = one.repeat(Math.ceil((1024 * 1024) / one.length));
