@@ -17,7 +17,7 @@ export const ERROR_CODES = {
   ORYX_ERR_LISTEN: "cannot listen",
   /** A bad --access-log-format. */
   ORYX_ERR_ACCESS_FORMAT: "a bad access-log format",
-  /** The client closed the connection before the response was complete (a request's abort reason). */
+  /** The client closed the connection before the response was complete (the error of its request body). */
   ORYX_ERR_CLIENT_GONE: "the client went away",
   /** The response was sent before the app read the request body, which oryx then discards (or closes). */
   ORYX_ERR_BODY_UNREAD: "the request body was not read",
@@ -90,8 +90,9 @@ export class NodeInternalsError extends OryxError {
 }
 
 /**
- * The client closed the connection before the response was complete: the reason of `request.signal`'s abort and
- * the error of a request body stream cut short. Not an application error: oryx logs it at debug level only.
+ * The client closed the connection before the response was complete: the error of a request body stream cut
+ * short (`request.signal` aborts too, with the standard AbortError). Not an application error: oryx logs it at
+ * info level, without a stack, at most a few lines a second.
  */
 export class ClientGoneError extends OryxError {
   constructor(message = "the client closed the connection before the response was complete") {

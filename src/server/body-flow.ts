@@ -8,6 +8,7 @@
  */
 import type { BodySink, RequestBody } from "../gateway/exchange.ts";
 import { CONTINUE_100, ChunkedDecoder, type Limits, type RequestHead } from "../http/index.ts";
+import { ResponseError } from "../errors.ts";
 
 // An unread request body is drained after the response, up to this many bytes and this long; past either the
 // connection is closed instead, so a kept-alive client never waits on a body nobody reads.
@@ -124,7 +125,7 @@ export function endSink(b: BodyState): void {
 export function startDiscarding(b: BodyState): void {
   const sink = b.sink;
   b.sink = null;
-  sink?.error(new Error("the response was sent before the request body was read"));
+  sink?.error(new ResponseError("ORYX_ERR_BODY_UNREAD", "the response was sent before the request body was read"));
   b.discarding = true;
   b.flowing = true;
 }

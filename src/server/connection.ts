@@ -22,6 +22,7 @@ import { beginBatch, clockOf, dropOut, endBatch, flushOut, writeRaw, writeRespon
 import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
+import { ClientGoneError } from "../errors.ts";
 
 export interface ConnectionOptions {
   limits: Limits;
@@ -349,7 +350,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
         // takes it too): the app's signal aborts. The response is still written, for the rare client that
         // half-closes and waits; the connection closes after it.
         const ex = this.ex!;
-        const reason = new Error("the client closed the connection before the response was complete");
+        const reason = new ClientGoneError();
         if (!ex.bodyDone) ex.failBody(reason);
         if (!ex.finished) ex.abort(reason);
         return;
@@ -372,7 +373,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
     const ex = this.ex;
     if (ex !== null && !ex.finished) {
       ex.finished = true;
-      const reason = new Error(wasActive ? "the client closed the connection before the response was complete" : "connection closed");
+      const reason = new ClientGoneError(wasActive ? undefined : "the connection closed before the response was complete");
       ex.failBody(reason);
       ex.abort(reason);
       this.logAccess(ex);

@@ -26,6 +26,7 @@ import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
 import { decoderFor, deliverBody, discardBody, failBody, resumeBody, startBody, type BodyState } from "./body-flow.ts";
 import type { Connection } from "./connection.ts";
 import { readForwarded } from "./forwarded.ts";
+import { ResponseError } from "../errors.ts";
 
 export class ConnExchange implements Exchange, BodyState {
   readonly head: RequestHead;
@@ -191,7 +192,7 @@ export class ConnExchange implements Exchange, BodyState {
         return true;
       case "length": {
         if (this.written + n > this.declared) {
-          this.destroy(new Error(`the app's response body is longer than its Content-Length (${this.declared})`));
+          this.destroy(new ResponseError("ORYX_ERR_RESPONSE_LENGTH", `the app's response body is longer than its Content-Length (${this.declared})`));
           return true;
         }
         this.written += n;
@@ -223,7 +224,7 @@ export class ConnExchange implements Exchange, BodyState {
     if (this.finished || !this.headWritten) return;
     if (this.framing === "chunked") this.conn.writeRaw(LAST_CHUNK);
     else if (this.framing === "length" && this.written !== this.declared) {
-      this.destroy(new Error(`the app's response body is shorter than its Content-Length (${this.declared})`));
+      this.destroy(new ResponseError("ORYX_ERR_RESPONSE_LENGTH", `the app's response body is shorter than its Content-Length (${this.declared})`));
       return;
     }
     if (this.framing === "close") this.keepAlive = false;
@@ -241,7 +242,7 @@ export class ConnExchange implements Exchange, BodyState {
   fail(status: number, close = false): void {
     if (this.finished) return;
     if (this.headWritten) {
-      this.destroy(new Error(`failed after the response head was sent (would have been ${status})`));
+      this.destroy(new ResponseError("ORYX_ERR_RESPONSE_CUT", `failed after the response head was sent (would have been ${status})`));
       return;
     }
     if (close) this.appSaysClose = true;

@@ -7,6 +7,7 @@ import net from "node:net";
 import { inspect } from "node:util";
 import { after, before, describe, test } from "node:test";
 import type { ConnectionInfo } from "../../src/gateway/exchange.ts";
+import { ClientGoneError } from "../../src/errors.ts";
 import app from "../../examples/hono.ts";
 import { raw, Session } from "../support/client.ts";
 import { parseResponses } from "../support/response.ts";
@@ -295,6 +296,30 @@ describe("a large response to a client that reads slowly", () => {
 });
 
 describe("a client that goes away is not an application error", () => {
+  test("the body of an upload cut short fails with a ClientGoneError (code ORYX_ERR_CLIENT_GONE) the app can tell apart", async () => {
+    let failure: unknown = null;
+    const s = await startServer(async (req) => {
+      try {
+        return new Response(String((await req.arrayBuffer()).byteLength));
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    });
+    try {
+      const c = net.connect(s.port, "127.0.0.1", () => {
+        c.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n${"x".repeat(5000)}`);
+        setTimeout(() => c.destroy(), 50);
+      });
+      c.on("error", () => {});
+      for (let i = 0; i < 100 && failure === null; i++) await sleep(20);
+      assert.ok(failure instanceof ClientGoneError, String(failure));
+      assert.equal(failure.code, "ORYX_ERR_CLIENT_GONE");
+    } finally {
+      await s.close();
+    }
+  });
+
   test("uploads cut short: one line at info each, no stack, and no more than 5 a second plus a count", async () => {
     const s = await startServer(async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
     try {
