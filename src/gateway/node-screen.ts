@@ -26,6 +26,10 @@ import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
  * Requests reach Node one at a time, as on oryx's engine: the bytes of a pipelined request wait (the socket
  * paused) until the response before it is done, so a refusal never overtakes an answer and needs no second
  * response to be ordered behind the first.
+ *
+ * Over 500 lines on purpose: a screen is one state machine per socket (its phases, its timers, the body it
+ * passes on, the refusal and the linger after it), and every transition of it is easiest to check in one place,
+ * as the engine's connection.ts is. The shared read buffer is read-buffer.ts; the parsing is http/'s.
  */
 
 /** The limits and timeouts oryx's engine applies to fetch apps, applied here to Node apps (from-settings.ts). */
