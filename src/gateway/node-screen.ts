@@ -1,7 +1,7 @@
 import dc from "node:diagnostics_channel";
 import type http from "node:http";
 import type net from "node:net";
-import { ChunkedDecoder, HeadParser, HttpError, simpleResponse, type Limits, type RequestHead } from "../http/index.ts";
+import { ChunkedDecoder, HeadParser, HttpError, readFailed, simpleResponse, type Limits, type RequestHead, type RequestReader } from "../http/index.ts";
 import type { Logger } from "../log.ts";
 import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
 
@@ -185,7 +185,7 @@ export class ScreenError extends Error {
 }
 
 /** One handed-off connection's screen. */
-export class Screen {
+export class Screen implements RequestReader {
   private readonly owner: Screens;
   readonly socket: net.Socket;
   private readonly nodeOnData: (chunk: Buffer) => void;
@@ -363,8 +363,7 @@ export class Screen {
         }
       }
     } catch (err) {
-      if (err instanceof HttpError) this.refuse(err);
-      else this.internalError(err);
+      readFailed(this, err);
     } finally {
       this.inProcess = false;
     }
@@ -539,7 +538,7 @@ export class Screen {
     this.socket.destroy();
   }
 
-  private internalError(err: unknown): void {
+  internalError(err: unknown): void {
     this.owner.log.error("internal error while screening a request", err);
     this.answer(500);
   }

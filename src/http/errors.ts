@@ -39,4 +39,18 @@ export class HttpError extends Error {
   }
 }
 
+/** Something that reads requests off a connection: oryx's engine (server/connection.ts), or the screen in front of a Node app. */
+export interface RequestReader {
+  /** Answers a request oryx refuses with its status, `Connection: close`, and stops reading. */
+  refuse(err: HttpError): void;
+  /** Answers 500 for a failure of oryx's own while reading, logs it, and closes. */
+  internalError(err: unknown): void;
+}
+
+/** The one rule when reading requests fails: a refusal (HttpError) gets its status; anything else is oryx's own failure. */
+export function readFailed(reader: RequestReader, err: unknown): void {
+  if (err instanceof HttpError) reader.refuse(err);
+  else reader.internalError(err);
+}
+
 export const badRequest = (code: HttpErrorCode, message: string): HttpError => new HttpError(400, code, message);

@@ -1,4 +1,4 @@
-export { HttpError, type HttpErrorCode } from "./errors.ts";
+export { HttpError, readFailed, type HttpErrorCode, type RequestReader } from "./errors.ts";
 export { HeadParser, type RequestHead, type BodyFraming } from "./head.ts";
 export { ChunkedDecoder } from "./chunked.ts";
 export type { Limits } from "./limits.ts";

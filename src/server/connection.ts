@@ -11,7 +11,7 @@
  */
 import type { Socket } from "node:net";
 import type { AccessRecord, AsciiText, RequestHandler } from "../gateway/exchange.ts";
-import { HeadParser, HttpError, closesAfter, httpDate, serializeHead, simpleResponse, type Limits, type RequestHead, type ResponseFraming } from "../http/index.ts";
+import { HeadParser, HttpError, closesAfter, readFailed, httpDate, serializeHead, simpleResponse, type Limits, type RequestHead, type RequestReader, type ResponseFraming } from "../http/index.ts";
 import { ConnectionInfo } from "../gateway/info.ts";
 import type { Logger } from "../log.ts";
 import type { WsContext } from "../ws/context.ts";
@@ -125,7 +125,7 @@ const sendMarks = new WeakMap<Connection, number>();
  * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
  * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
  */
-export class Connection implements UpgradeHost, Timed, Output, BodyHost {
+export class Connection implements UpgradeHost, Timed, Output, BodyHost, RequestReader {
   readonly socket: Socket;
   /** The connection's facts: given at accept (PROXY header, Unix socket), else read from the socket when first asked. */
   private known: ConnectionInfo | null;
@@ -294,8 +294,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
         }
       }
     } catch (err) {
-      if (err instanceof HttpError) this.refuse(err);
-      else this.internalError(err);
+      readFailed(this, err);
     } finally {
       this.inProcess = false;
     }
@@ -594,7 +593,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost {
     this.closeGracefully();
   }
 
-  private internalError(err: unknown): void {
+  internalError(err: unknown): void {
     this.opts.log.error("internal error on a connection", err);
     const ex = this.ex;
     if (ex !== null && ex.headWritten) {
