@@ -148,8 +148,26 @@ export function listenBacklog(): Array<{ port: number; queued: number }> {
   } catch {
     return [];
   }
-  const out: Array<{ port: number; queued: number }> = [];
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+  return listeningTcpSockets()
+    .filter((s) => inodes.has(s.inode))
+    .map((s) => ({ port: s.port, queued: s.queued }));
+}
+
+/** A TCP socket in LISTEN state, as /proc/net/tcp or tcp6 shows it. */
+export interface ProcListener {
+  file: "/proc/net/tcp" | "/proc/net/tcp6";
+  /** local_address as the file writes it: hex address, colon, hex port. */
+  local: string;
+  port: number;
+  /** rx_queue, which for a listening socket is its accept queue's length. */
+  queued: number;
+  inode: string;
+}
+
+/** Every listening TCP socket of the machine (any process), from /proc/net/tcp and tcp6; empty without /proc. */
+export function listeningTcpSockets(): ProcListener[] {
+  const out: ProcListener[] = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"] as const) {
     let text: string;
     try {
       text = readFileSync(file, "utf8");
@@ -158,10 +176,9 @@ export function listenBacklog(): Array<{ port: number; queued: number }> {
     }
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
-      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-      if (f.length < 10 || f[3] !== "0A" || !inodes.has(f[9]!)) continue;
-      const rx = f[4]!.split(":")[1]!;
-      out.push({ port: parseInt(f[1]!.split(":")[1]!, 16), queued: parseInt(rx, 16) });
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode; 0A is LISTEN.
+      if (f.length < 10 || f[3] !== "0A") continue;
+      out.push({ file, local: f[1]!, port: parseInt(f[1]!.split(":")[1]!, 16), queued: parseInt(f[4]!.split(":")[1]!, 16), inode: f[9]! });
     }
   }
   return out;

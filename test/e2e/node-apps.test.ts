@@ -5,7 +5,6 @@
  * with a graceful stop. Every process started here is killed by pid (pool.ts's launch/stop/cleanup).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, test } from "node:test";
@@ -13,6 +12,7 @@ import WebSocket from "ws";
 import { ensureBuilt, runCli } from "../support/cli.ts";
 import { cleanup, launch, LOCAL, stop } from "../support/pool.ts";
 import { sleep, until, within } from "../support/wait.ts";
+import { listeningTcpSockets } from "../../src/arbiter/metrics.ts";
 
 before(() => ensureBuilt());
 after(async () => {
@@ -145,22 +145,9 @@ function tryBind(port: number): Promise<string> {
 
 /** Sockets listening on `port` (any address, IPv4 or IPv6), per /proc/net/tcp{,6}. */
 function listenersOn(port: number): string[] {
-  const hex = port.toString(16).toUpperCase().padStart(4, "0");
-  const found: string[] = [];
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // local_address is "ADDR:PORT"; state 0A is LISTEN.
-      if (f.length > 3 && f[1]!.endsWith(`:${hex}`) && f[3] === "0A") found.push(`${file}: ${f[1]}`);
-    }
-  }
-  return found;
+  return listeningTcpSockets()
+    .filter((s) => s.port === port)
+    .map((s) => `${s.file}: ${s.local}`);
 }
 
 describe("a module that calls app.listen(3000) itself", () => {
