@@ -134,6 +134,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
   private readonly parser: HeadParser;
   private phase = Phase.Idle;
   private pending: Buffer | null = null;
+  /** Where the unprocessed bytes start in `pending` (a pipelined batch waits request by request: no copy, no view each). */
+  private pendingOff = 0;
   private inProcess = false;
   private clientEnded = false;
   private shuttingDown = false;
@@ -242,16 +244,16 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.phase === Phase.Closing || this.phase === Phase.Closed) return; // lingering: discard
     let buf = chunk;
     if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
+      buf = Buffer.concat([this.pendingOff === 0 ? this.pending : this.pending.subarray(this.pendingOff), chunk]);
       this.pending = null;
     }
-    this.processBatch(buf);
+    this.processBatch(buf, 0);
   }
 
-  /** Processes received bytes with their responses collected and written together (see output.ts). */
-  private processBatch(buf: Buffer): void {
+  /** Processes received bytes from `off` with their responses collected and written together (see output.ts). */
+  private processBatch(buf: Buffer, off: number): void {
     beginBatch(this);
-    this.process(buf, 0);
+    this.process(buf, off);
     // Pipelined requests wait behind one the app answers asynchronously (an async handler): its answer and
     // theirs come in microtasks after this returns. They are collected too and leave together.
     endBatch(this, this.pending !== null && this.phase === Phase.Active);
@@ -302,7 +304,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   /** Keeps unprocessed bytes for later and stops reading until they can be used. */
   private stash(buf: Buffer, off: number): void {
-    this.pending = off === 0 ? buf : buf.subarray(off);
+    this.pending = buf;
+    this.pendingOff = off;
     this.socket.pause();
   }
 
@@ -312,7 +315,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.pending !== null) {
       const buf = this.pending;
       this.pending = null;
-      this.processBatch(buf);
+      this.processBatch(buf, this.pendingOff);
       if (this.pending !== null) return; // still waiting
     }
     // process() may have moved the phase on.
@@ -777,7 +780,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     this.upgraded = ws;
     const pending = this.pending;
     this.pending = null;
-    if (pending !== null) ws.wsData(pending);
+    if (pending !== null) ws.wsData(this.pendingOff === 0 ? pending : pending.subarray(this.pendingOff));
     // In process(), the loop hands over the rest of its buffer; otherwise the socket may be paused (stash).
     if (!this.inProcess) socket.resume();
     return ws;

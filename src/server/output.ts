@@ -35,10 +35,22 @@ let scratch: Buffer | null = null;
 // The clock read once per batch of received bytes: the timeouts armed and the Date written while the batch is
 // processed use it (a batch takes microseconds, unless the app is slow, and then timeouts start a little early).
 let batchNow = 0;
+// Whether batchNow was read in this turn of the event loop, before its check phase. An async handler that does
+// no real I/O answers in the microtasks right after its batch, and a pipelined batch of 16 such answers read the
+// clock twice each (Date, then the keep-alive timeout): 43 ns a read here, about 5 % of a pipelined request. In
+// the same turn the batch's clock is as good (microseconds old, or as old as the app kept the loop busy since).
+let clockThisTurn = false;
+const endTurn = (): void => {
+  clockThisTurn = false;
+};
 
 /** Starts a batch: output is collected (and corked) until `endBatch`. */
 export function beginBatch(c: Output): void {
   batchNow = Date.now();
+  if (!clockThisTurn) {
+    clockThisTurn = true;
+    setImmediate(endTurn);
+  }
   c.socket.cork();
   c.batching = true;
 }
@@ -58,9 +70,12 @@ export function endBatch(c: Output, defer: boolean): void {
   c.socket.uncork();
 }
 
-/** Now, as far as `c` is concerned: the batch's clock while one is processed, else a fresh reading. */
+/**
+ * Now, as far as `c` is concerned: the batch's clock while one is processed or later in the same turn of the
+ * event loop (answers in the microtasks after a batch), else a fresh reading.
+ */
 export function clockOf(c: Output): number {
-  return c.batching ? batchNow : Date.now();
+  return c.batching || clockThisTurn ? batchNow : Date.now();
 }
 
 /** Connections whose output waits for the end of this turn's microtasks (see endBatch). */
