@@ -8,7 +8,7 @@ import { ListenError } from "../server/errors.ts";
 import { NodeInternalsError } from "../errors.ts";
 import { checkNodeInternals } from "../node-internals.ts";
 import { preflight } from "./preflight.ts";
-import { workerEntry, workerExecArgv } from "./worker-spawn.ts";
+import { workerEntry, youngGeneration } from "./worker-spawn.ts";
 import { WORKER_CONFIG_ENV, WORKER_EXIT, type ToMaster, type ToWorker, type WorkerConfig } from "./protocol.ts";
 import { activatedBinds, bindSockets, type BoundSocket } from "./sockets.ts";
 import type { AdminServer } from "./admin.ts";
@@ -58,6 +58,8 @@ interface Worker {
   retiring: boolean | "crash" | "memory";
   /** Why it is being replaced, counted in oryx_worker_restarts_total when it exits. */
   restartReason: RestartReason | null;
+  /** It loaded a Node app under the fetch apps' young-generation cap and exits to be started again without it. */
+  againForNodeApp: boolean;
   /** Its latest counters (--metrics-bind), and whether they were added to the retired totals at its exit. */
   stats: WorkerStats | null;
   folded: boolean;
@@ -111,6 +113,8 @@ export class Arbiter {
   private admin: AdminServer | null = null;
   /** Counters of workers that are gone (--metrics-bind). */
   private readonly retired = new Totals();
+  /** A worker found the app to be a Node (req, res) app: workers get its young generation (youngGeneration). */
+  private nodeApp = false;
   private readonly restarts = Object.fromEntries(RESTART_REASONS.map((r) => [r, 0])) as Record<RestartReason, number>;
   /** In --shutdown-delay after SIGTERM: not ready, still serving; the graceful stop begins at this time. */
   private drainUntil: number | null = null;
@@ -296,6 +300,7 @@ export class Arbiter {
 
   private spawnWorker(): void {
     const s = this.settings;
+    const flags = youngGeneration(s.maxSemiSpace, this.nodeApp);
     const config: WorkerConfig = {
       settings: s,
       app: this.opts.app,
@@ -304,10 +309,11 @@ export class Arbiter {
       maxRequests: s.maxRequests > 0 ? s.maxRequests + (s.maxRequestsJitter > 0 ? Math.floor(Math.random() * (s.maxRequestsJitter + 1)) : 0) : 0,
       reportMemory: s.maxWorkerMemory > 0 || s.metricsBind !== "",
       collectStats: s.metricsBind !== "",
+      fetchAppCap: flags.fetchAppCap,
     };
     const proc = fork(workerEntry.file, [], {
       env: { ...process.env, [WORKER_CONFIG_ENV]: JSON.stringify(config) },
-      execArgv: workerExecArgv(s.maxSemiSpace),
+      execArgv: flags.execArgv,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     if (proc.pid === undefined) {
@@ -318,7 +324,7 @@ export class Arbiter {
     const now = Date.now();
     const w: Worker = {
       proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null,
-      restartReason: null, stats: null, folded: false, rss: null,
+      restartReason: null, stats: null, folded: false, rss: null, againForNodeApp: false,
     };
     this.workers.set(w.pid, w);
     this.sendSockets(w);
@@ -403,11 +409,22 @@ export class Arbiter {
       case "listen-failed":
         this.log.error(`worker ${w.pid} could not listen: ${msg.message}`);
         return;
+      case "node-app":
+        // The app is a Node app: every worker from now on gets V8's own young generation (--max-semi-space auto),
+        // this one included, started again when it has exited (it does, unready: not a boot failure).
+        this.nodeApp = true;
+        w.againForNodeApp = true;
+        this.log.debug(`worker ${w.pid} loaded a Node app: starting it again without the fetch apps' young-generation cap (--max-semi-space auto)`);
+        return;
     }
   }
 
   private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
+    if (w.againForNodeApp && !w.ready) {
+      this.wake();
+      return;
+    }
     if (w.stats !== null) this.retired.add(w.stats);
     w.folded = true;
     for (const waiter of this.statsWaiters.values()) if (waiter.pending.delete(w.pid) && waiter.pending.size === 0) waiter.done();

@@ -16,6 +16,8 @@ export interface WorkerConfig {
   reportMemory: boolean;
   /** Count requests and report them on the heartbeat (--metrics-bind). */
   collectStats: boolean;
+  /** Its young generation has the fetch apps' cap by --max-semi-space auto: a Node app asks to be started again (node-app). */
+  fetchAppCap: boolean;
 }
 
 export const WORKER_CONFIG_ENV = "ORYX_WORKER_CONFIG";
@@ -37,6 +39,7 @@ export type ToMaster =
   | { t: "retire"; requests: number; reason?: "crash" } // --max-requests reached, or crashed: start my replacement, then stop me
   | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
   | { t: "listen-failed"; message: string }
+  | { t: "node-app" } // I loaded a Node app under the fetch apps' young-generation cap (--max-semi-space auto): start me again without it; I exit
   | WsPublish; // I published to a WebSocket topic: pass it to the other workers
 
 /** A WebSocket publish relayed between workers: the encoded frame, base64 (the IPC channel carries JSON). */

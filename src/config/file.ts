@@ -6,7 +6,7 @@ import { ConfigFileError } from "../errors.ts";
 import type { InterfaceChoice } from "./app-spec.ts";
 import type { LogLevel } from "../log.ts";
 import { bindText } from "./bind-text.ts";
-import { SETTINGS, UsageError, checkSettings, defaultSettings, formatSize, type AnySetting, type Bind, type Settings } from "./settings.ts";
+import { SEMI_SPACE_AUTO, SETTINGS, UsageError, checkSettings, defaultSettings, formatSize, type AnySetting, type Bind, type Settings } from "./settings.ts";
 
 /**
  * The config file (`oryx -c oryx.config.ts`): a module or JSON file whose keys are the settings' names (the
@@ -40,8 +40,8 @@ export interface OryxConfig {
   maxRequestsJitter?: number;
   /** Most connections one worker holds at once. */
   workerConnections?: number;
-  /** Each worker's V8 semi-space cap in MiB (node --max-semi-space-size); 0 leaves it to V8. */
-  maxSemiSpace?: number;
+  /** Each worker's V8 semi-space cap in MiB (node --max-semi-space-size); 0 leaves it to V8; "auto" (the default): 8 for a fetch app, V8's own for a Node app. */
+  maxSemiSpace?: number | "auto";
   /** Write the master's pid to this file. */
   pidFile?: string;
   /** The kernel's listen backlog. */
@@ -117,7 +117,7 @@ export { ConfigFileError };
 // ─── the kind of each setting ──────────────────────────────────────────────────────────────────────────────
 
 /** How a config file writes each setting: which JavaScript values it takes and how they become raw strings. */
-type Kind = "binds" | "list" | "duration" | "size" | "count" | "workers" | "choice" | "string" | "boolean" | "mode";
+type Kind = "binds" | "list" | "duration" | "size" | "count" | "countOrAuto" | "choice" | "string" | "boolean" | "mode";
 
 /**
  * Every setting's kind. `satisfies Record<keyof Settings, Kind>` makes a setting added to Settings without a
@@ -126,13 +126,13 @@ type Kind = "binds" | "list" | "duration" | "size" | "count" | "workers" | "choi
 const KINDS = {
   bind: "binds",
   interface: "choice",
-  workers: "workers",
+  workers: "countOrAuto",
   timeout: "duration",
   listenTimeout: "duration",
   maxRequests: "count",
   maxRequestsJitter: "count",
   workerConnections: "count",
-  maxSemiSpace: "count",
+  maxSemiSpace: "countOrAuto",
   pidFile: "string",
   backlog: "count",
   keepAliveTimeout: "duration",
@@ -174,7 +174,7 @@ interface KindValues<K extends keyof Settings> {
   duration: DurationValue;
   size: SizeValue;
   count: number;
-  workers: number | "auto";
+  countOrAuto: number | "auto";
   choice: Settings[K];
   string: string;
   boolean: boolean;
@@ -196,7 +196,7 @@ const KIND_TEXT: Record<Kind, string> = {
   duration: 'a number of seconds or a string such as "500ms"',
   size: 'a number of bytes or a string such as "16MiB"',
   count: "a number",
-  workers: 'a number or "auto"',
+  countOrAuto: 'a number or "auto"',
   choice: "a string",
   string: "a string",
   boolean: "true or false",
@@ -360,7 +360,7 @@ function toRaw(spec: AnySetting, value: unknown, file: string): string[] {
     case "count":
       if (typeof value === "number") return [String(value)];
       return wrong();
-    case "workers":
+    case "countOrAuto":
       if (typeof value === "number" || value === "auto") return [String(value)];
       return wrong();
     case "choice":
@@ -473,8 +473,10 @@ export function formatSettingValue<K extends keyof Settings>(key: K, value: Sett
       return JSON.stringify(formatSize(value as number));
     case "mode":
       return `0o${(value as number).toString(8).padStart(3, "0")}`;
+    case "countOrAuto":
+      // --max-semi-space's auto is kept as SEMI_SPACE_AUTO (workers' auto is a number by then).
+      return value === SEMI_SPACE_AUTO ? JSON.stringify("auto") : String(value);
     case "count":
-    case "workers":
     case "boolean":
       return String(value);
     case "choice":

@@ -84,6 +84,11 @@ export interface SettingSpec<K extends keyof Settings = keyof Settings> {
 
 // ─── value parsers ─────────────────────────────────────────────────────────────────────────────────────────
 
+/** --max-semi-space's default, `auto`: the cap follows the app's kind (arbiter/worker-spawn.ts youngGeneration). */
+export const SEMI_SPACE_AUTO = -1;
+/** The cap `auto` puts on a fetch app's workers, MiB: oryx's engine keeps little per request. */
+export const FETCH_APP_SEMI_SPACE = 8;
+
 function integer(min: number, max: number): (raw: string) => number {
   return (raw) => {
     if (!/^\d+$/.test(raw)) throw new UsageError(`"${raw}" is not a whole number`);
@@ -308,8 +313,8 @@ export const SETTINGS: readonly AnySetting[] = [
   },
   {
     key: "maxSemiSpace", flag: "max-semi-space", meta: "MIB", env: "ORYX_MAX_SEMI_SPACE",
-    default: 8, defaultText: "8", parse: integer(0, 1024),
-    help: "Caps each worker's V8 young generation at two semi-spaces of MIB (node --max-semi-space-size; V8 rounds MIB up to a power of two). Without a cap a burst of new connections grows it to V8's 2 × 16 MiB and it stays that size while the worker is busy. 0 leaves it to V8; a --max-semi-space-size in NODE_OPTIONS is left alone.",
+    default: SEMI_SPACE_AUTO, defaultText: "auto", parse: (raw) => (raw === "auto" ? SEMI_SPACE_AUTO : integer(0, 1024)(raw)),
+    help: `Caps each worker's V8 young generation at two semi-spaces of MIB (node --max-semi-space-size; V8 rounds MIB up to a power of two), or auto: ${FETCH_APP_SEMI_SPACE} for a fetch app (without a cap a burst of new connections grows it to V8's 2 × 16 MiB and it stays that size while the worker is busy), none for a Node (req, res) app, which then allocates as on node:http with V8's own (its first worker finds out and is started again). 0 leaves it to V8; a --max-semi-space-size in NODE_OPTIONS is left alone.`,
   },
   {
     key: "pidFile", flag: "pid", meta: "FILE", env: "ORYX_PID",
