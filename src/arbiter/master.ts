@@ -58,8 +58,6 @@ interface Worker {
   retiring: boolean | "crash" | "memory";
   /** Why it is being replaced, counted in oryx_worker_restarts_total when it exits. */
   restartReason: RestartReason | null;
-  /** It loaded a Node app under the fetch apps' young-generation cap and exits to be started again without it. */
-  againForNodeApp: boolean;
   /** Its latest counters (--metrics-bind), and whether they were added to the retired totals at its exit. */
   stats: WorkerStats | null;
   folded: boolean;
@@ -324,7 +322,7 @@ export class Arbiter {
     const now = Date.now();
     const w: Worker = {
       proc, pid: proc.pid, generation: this.generation, bornAt: now, ready: false, lastBeat: now, retiring: false, stopDeadline: null,
-      restartReason: null, stats: null, folded: false, rss: null, againForNodeApp: false,
+      restartReason: null, stats: null, folded: false, rss: null,
     };
     this.workers.set(w.pid, w);
     this.sendSockets(w);
@@ -409,19 +407,17 @@ export class Arbiter {
       case "listen-failed":
         this.log.error(`worker ${w.pid} could not listen: ${msg.message}`);
         return;
-      case "node-app":
-        // The app is a Node app: every worker from now on gets V8's own young generation (--max-semi-space auto),
-        // this one included, started again when it has exited (it does, unready: not a boot failure).
-        this.nodeApp = true;
-        w.againForNodeApp = true;
-        this.log.debug(`worker ${w.pid} loaded a Node app: starting it again without the fetch apps' young-generation cap (--max-semi-space auto)`);
-        return;
+
     }
   }
 
   private onExit(w: Worker, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(w.pid);
-    if (w.againForNodeApp && !w.ready) {
+    if (code === WORKER_EXIT.NODE_APP && !w.ready) {
+      // The app is a Node app: every worker from now on gets V8's own young generation (--max-semi-space auto),
+      // this one's replacement first. It served nothing: not a boot failure, not a restart.
+      this.nodeApp = true;
+      this.log.debug(`worker ${w.pid} loaded a Node app: starting it again without the fetch apps' young-generation cap (--max-semi-space auto)`);
       this.wake();
       return;
     }

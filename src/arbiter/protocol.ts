@@ -16,7 +16,7 @@ export interface WorkerConfig {
   reportMemory: boolean;
   /** Count requests and report them on the heartbeat (--metrics-bind). */
   collectStats: boolean;
-  /** Its young generation has the fetch apps' cap by --max-semi-space auto: a Node app asks to be started again (node-app). */
+  /** Its young generation has the fetch apps' cap by --max-semi-space auto: with a Node app it exits NODE_APP, unready. */
   fetchAppCap: boolean;
 }
 
@@ -39,7 +39,6 @@ export type ToMaster =
   | { t: "retire"; requests: number; reason?: "crash" } // --max-requests reached, or crashed: start my replacement, then stop me
   | { t: "sockets" } // I stopped accepting at --worker-connections and have room again: send the sockets anew
   | { t: "listen-failed"; message: string }
-  | { t: "node-app" } // I loaded a Node app under the fetch apps' young-generation cap (--max-semi-space auto): start me again without it; I exit
   | WsPublish; // I published to a WebSocket topic: pass it to the other workers
 
 /** A WebSocket publish relayed between workers: the encoded frame, base64 (the IPC channel carries JSON). */
@@ -57,4 +56,9 @@ export const WORKER_EXIT = {
   LISTEN: 3,
   /** It stopped after an uncaught exception or unhandled rejection (see worker.ts). */
   CRASHED: 1,
+  /**
+   * It loaded a Node app under the fetch apps' young-generation cap (--max-semi-space auto) and stopped before
+   * serving: start it again without the cap. An exit code, not a message: 'exit' may reach the master first.
+   */
+  NODE_APP: 5,
 } as const;

@@ -206,8 +206,7 @@ export async function runWorker(): Promise<void> {
   if (config.fetchAppCap && app.interface === "node") {
     // A Node app under the fetch apps' young-generation cap (--max-semi-space auto): the master starts this
     // worker again without it, as node:http would run the app. Nothing was served yet.
-    process.send!({ t: "node-app" } satisfies ToMaster, () => process.exit(WORKER_EXIT.OK));
-    return;
+    process.exit(WORKER_EXIT.NODE_APP);
   }
   if (sockets.length < config.listeners.length) await new Promise<void>((resolve) => (socketWaiter = resolve));
   accessLog = settings.accessLog === "" ? null : openAccessLog(settings.accessLog, settings.accessLogFormat, (err) => log.error(`cannot write the access log ${settings.accessLog}`, err));
