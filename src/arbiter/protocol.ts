@@ -59,6 +59,7 @@ export const WORKER_EXIT = {
   /**
    * It loaded a Node app under the fetch apps' young-generation cap (--max-semi-space auto) and stopped before
    * serving: start it again without the cap. An exit code, not a message: 'exit' may reach the master first.
+   * Not one of the master's own exit codes (README, Exit codes), as 3 and 4 are on purpose: this one never is.
    */
-  NODE_APP: 5,
+  NODE_APP: 10,
 } as const;
