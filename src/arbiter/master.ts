@@ -407,7 +407,6 @@ export class Arbiter {
       case "listen-failed":
         this.log.error(`worker ${w.pid} could not listen: ${msg.message}`);
         return;
-
     }
   }
 

@@ -18,7 +18,7 @@ import type { WsContext } from "../ws/context.ts";
 import type { UpgradeHost, Upgraded } from "../ws/endpoint.ts";
 import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, type BodyHost, type BodyState } from "./body-flow.ts";
 import { ConnExchange } from "./exchange.ts";
-import { beginBatch, clockOf, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
+import { beginBatch, clockNow, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
 import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
@@ -244,8 +244,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.phase === Phase.Closing || this.phase === Phase.Closed) return; // lingering: discard
     let buf = chunk;
     if (this.pending !== null) {
-      buf = Buffer.concat([this.pendingOff === 0 ? this.pending : this.pending.subarray(this.pendingOff), chunk]);
-      this.pending = null;
+      buf = Buffer.concat([this.takePending()!, chunk]);
     }
     this.processBatch(buf, 0);
   }
@@ -307,6 +306,13 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     this.pending = buf;
     this.pendingOff = off;
     this.socket.pause();
+  }
+
+  /** The bytes kept aside (see stash), as one view, taken: none are kept any more. */
+  private takePending(): Buffer | null {
+    const buf = this.pending;
+    this.pending = null;
+    return buf === null || this.pendingOff === 0 ? buf : buf.subarray(this.pendingOff);
   }
 
   /** Restarts input after a wait: first the bytes kept aside, then the socket. */
@@ -432,7 +438,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
       keepAlive10: !close && head.versionMinor === 0,
       server: this.opts.serverHeader,
       hasDate: ex.appHasDate,
-      date: ex.appHasDate ? "" : httpDate(clockOf(this)),
+      date: ex.appHasDate ? "" : httpDate(clockNow()),
     });
     if (body !== null) ex.bytes += body.length;
     writeResponse(this, s, body);
@@ -709,7 +715,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
   private arm(kind: Timer, ms: number): void {
     this.timerKind = kind;
     if (this.timeouts !== null) unqueue(this);
-    if (kind !== Timer.None) enqueue(this, ms, clockOf(this));
+    if (kind !== Timer.None) enqueue(this, ms, clockNow());
   }
 
   /** The armed timeout's deadline passed (called by its queue). */
@@ -778,9 +784,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     socket.setNoDelay(true);
     const ws = make(this);
     this.upgraded = ws;
-    const pending = this.pending;
-    this.pending = null;
-    if (pending !== null) ws.wsData(this.pendingOff === 0 ? pending : pending.subarray(this.pendingOff));
+    const pending = this.takePending();
+    if (pending !== null) ws.wsData(pending);
     // In process(), the loop hands over the rest of its buffer; otherwise the socket may be paused (stash).
     if (!this.inProcess) socket.resume();
     return ws;

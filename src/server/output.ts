@@ -71,11 +71,11 @@ export function endBatch(c: Output, defer: boolean): void {
 }
 
 /**
- * Now, as far as `c` is concerned: the batch's clock while one is processed or later in the same turn of the
- * event loop (answers in the microtasks after a batch), else a fresh reading.
+ * Now, for timeouts and the Date header: the clock of this turn's latest batch (read while it is processed, and
+ * still good in the microtasks after it, where async answers come), else a fresh reading.
  */
-export function clockOf(c: Output): number {
-  return c.batching || clockThisTurn ? batchNow : Date.now();
+export function clockNow(): number {
+  return clockThisTurn ? batchNow : Date.now();
 }
 
 /** Connections whose output waits for the end of this turn's microtasks (see endBatch). */
