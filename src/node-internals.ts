@@ -8,9 +8,11 @@
  * the symbol slots copied from a real ReadableStream or Response onto oryx's lighter ones (gateway/lazy-body.ts,
  * gateway/stand-in.ts, gateway/fetch.ts), and the 'data' and 'end' listeners Node's http.Server puts on a socket
  * it is handed (gateway/node-screen.ts, which refuses the socket with a ScreenError if they are missing).
- * Not checked at start-up because oryx works without it: reading a socket into a buffer of oryx's
- * (readSocketInto; without it a socket emits 'data' as usual).
+ * Not checked at start-up because oryx works without them: reading a socket into a buffer of oryx's
+ * (readSocketInto; without it a socket emits 'data' as usual), and telling Node's http.Server of a request oryx
+ * has parsed (nodeRequestCalls; without it the screen gives Node the request's bytes to parse again).
  */
+import http from "node:http";
 import net from "node:net";
 import { NodeInternalsError } from "./errors.ts";
 
@@ -142,6 +144,112 @@ export function readSocketInto(socket: net.Socket, buf: Buffer, onRead: (nread: 
 export function setSocketReader(socket: net.Socket, onRead: (nread: number) => unknown): void {
   const slots = readSlotsOf(socket);
   if (slots !== null) (socket as unknown as Record<symbol, unknown>)[slots.callback] = onRead;
+}
+
+// ─── Node's HTTP parser, told of a request oryx parsed ──────────────────────────────────────────────────────
+
+/**
+ * The parser an http.Server puts on a socket it is handed (`socket.parser`, lib/_http_server.js): llhttp, whose
+ * callbacks (lib/_http_common.js) sit in numbered slots, named by the statics of its class (`kOnHeadersComplete`
+ * …). Those callbacks build the app's IncomingMessage, hand it to the server with its ServerResponse (every
+ * listener, 'checkContinue', Expect, keep-alive, the request diagnostics channel), push the body into it and end
+ * it: all of Node's semantics but the parsing itself.
+ */
+export interface NodeHttpParser {
+  [slot: number]: unknown;
+  incoming: unknown;
+  _headers: string[];
+  pause(): void;
+  constructor: NodeHttpParserClass;
+}
+
+interface NodeHttpParserClass {
+  new (): NodeHttpParser & { initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void; execute(b: Buffer): unknown; close?(): void };
+  REQUEST: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+}
+
+/**
+ * Node's own parser callbacks, called with what oryx's parser found, so that a request oryx accepted is not
+ * parsed a second time (issue 16: Express behind oryx's parser paid llhttp's parse, its strings and a pass
+ * through the socket's 'data' path on every request).
+ */
+export interface NodeRequestCalls {
+  /** llhttp's number for a method (what parserOnHeadersComplete looks up), or undefined for one it does not know. */
+  method(name: string): number | undefined;
+  /** The head: `rawHeaders` flat (name as sent, value); returns what Node's onIncoming returned. */
+  headersComplete(parser: NodeHttpParser, versionMinor: number, rawHeaders: string[], method: number, url: string, keepAlive: boolean): unknown;
+  /** A piece of the body, the app's to keep (never a view of a buffer that is reused). */
+  body(parser: NodeHttpParser, chunk: Buffer): void;
+  /** The end of the body, with the trailer fields (flat; empty for none). */
+  messageComplete(parser: NodeHttpParser, rawTrailers: string[]): void;
+}
+
+type ParserCallback = (this: NodeHttpParser, ...args: unknown[]) => unknown;
+
+const requestCalls = new WeakMap<NodeHttpParserClass, NodeRequestCalls | null>();
+
+/**
+ * The calls for sockets whose `socket.parser` is `parser`, or null where this Node's parser does not look as
+ * expected (the screen then gives Node bytes, as before). Learnt once per process: llhttp's method numbers are
+ * not exported, so a parser of the same class parses one request line per method of `http.METHODS` and says
+ * the number it was given.
+ */
+export function nodeRequestCalls(parser: NodeHttpParser | null | undefined): NodeRequestCalls | null {
+  if (parser === null || parser === undefined) return null;
+  const P = parser.constructor;
+  let calls = requestCalls.get(P);
+  if (calls === undefined) {
+    calls = learnRequestCalls(parser);
+    requestCalls.set(P, calls);
+  }
+  return calls;
+}
+
+function learnRequestCalls(parser: NodeHttpParser): NodeRequestCalls | null {
+  const P = parser.constructor;
+  const slots = [P.kOnHeaders, P.kOnHeadersComplete, P.kOnBody, P.kOnMessageComplete];
+  if (!slots.every((k) => typeof k === "number" && typeof parser[k] === "function") || typeof P.REQUEST !== "number") return null;
+  const { kOnHeadersComplete, kOnBody, kOnMessageComplete } = P;
+  const numbers = new Map<string, number>();
+  try {
+    const probe = new P();
+    probe.initialize(P.REQUEST, {}, 0, 0);
+    let seen: unknown;
+    probe[P.kOnHeaders] = () => {};
+    probe[P.kOnHeadersComplete] = (_major: unknown, _minor: unknown, _headers: unknown, method: unknown) => {
+      seen = method;
+      return 0;
+    };
+    probe[P.kOnBody] = () => {};
+    probe[P.kOnMessageComplete] = () => {};
+    for (const m of http.METHODS) {
+      if (m === "CONNECT") continue;
+      seen = undefined;
+      const r = probe.execute(Buffer.from(`${m} / HTTP/1.1\r\nHost: a\r\n\r\n`, "latin1"));
+      if (r instanceof Error || typeof seen !== "number") return null;
+      numbers.set(m, seen);
+    }
+    probe.close?.();
+  } catch {
+    return null;
+  }
+  return {
+    method: (name) => numbers.get(name),
+    // Each socket's parser's own callbacks (Node gives every parser the same ones), called as llhttp calls them.
+    headersComplete: (p, versionMinor, rawHeaders, method, url, keepAlive) =>
+      (p[kOnHeadersComplete] as ParserCallback).call(p, 1, versionMinor, rawHeaders, method, url, 0, "", false, keepAlive),
+    body: (p, chunk) => {
+      (p[kOnBody] as ParserCallback).call(p, chunk);
+    },
+    messageComplete: (p, rawTrailers) => {
+      if (rawTrailers.length > 0) p._headers = rawTrailers;
+      (p[kOnMessageComplete] as ParserCallback).call(p);
+    },
+  };
 }
 
 // ─── the start-up check ────────────────────────────────────────────────────────────────────────────────────

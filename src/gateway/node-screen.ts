@@ -3,6 +3,7 @@ import type http from "node:http";
 import type net from "node:net";
 import { ChunkedDecoder, HeadParser, HttpError, readFailed, simpleResponse, type Limits, type RequestHead, type RequestReader } from "../http/index.ts";
 import type { Logger } from "../log.ts";
+import { nodeRequestCalls, type NodeHttpParser, type NodeRequestCalls } from "../node-internals.ts";
 import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
 
 /**
@@ -18,10 +19,15 @@ import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
  * by oryx straight to the socket: Node's parser never sees the request, the app never hears of it, and nothing
  * after it on the connection is read.
  *
- * What Node is given is what oryx accepted, in the form llhttp reads the same way: the head's bytes as sent
- * (bare LF line ends made CRLF, which oryx accepts and llhttp would refuse), a Content-Length body as it comes,
- * a chunked body decoded and framed anew (one chunk per read, extensions dropped, trailers kept): the app gets
- * few large chunks whatever the client sent (1-byte chunks cost Node's parser a Buffer each; issue 18).
+ * What Node is given is what oryx accepted, and parsed once. Node's parser is told of the request as llhttp
+ * would tell it, with what oryx's parser found (node-internals.ts: nodeRequestCalls): the head (the fields as
+ * sent, names as the client spelled them), the body as it comes (a chunked one decoded, few large pieces
+ * whatever the client sent: 1-byte chunks cost Node a Buffer each, issue 18), its end and trailers. Node then
+ * builds the app's IncomingMessage and ServerResponse and runs its listeners as ever. Parsing every head twice
+ * cost Express about a tenth of its speed (issue 16). Where that cannot be (an upgrade or CONNECT, which Node
+ * hands to the app with the socket; a method llhttp does not know; a Node whose parser is not as expected),
+ * Node's parser gets the bytes instead, in the form llhttp reads the same way: the head as sent (bare LF line
+ * ends made CRLF, copies of a Content-Length dropped), a chunked body framed anew.
  *
  * Requests reach Node one at a time, as on oryx's engine: the bytes of a pipelined request wait (the socket
  * paused) until the response before it is done, so a refusal never overtakes an answer and needs no second
@@ -191,6 +197,11 @@ export class Screen implements RequestReader {
   private readonly nodeOnData: (chunk: Buffer) => void;
   private readonly nodeOnEnd: (...args: unknown[]) => void;
   private readonly parser: HeadParser;
+  /** Node's parser of this socket, and how to tell it of a request oryx parsed (null: it gets bytes). */
+  private readonly nodeParser: NodeHttpParser | null;
+  private readonly calls: NodeRequestCalls | null;
+  /** The request being passed on was told to Node's parser (not given as bytes). */
+  private told = false;
   private phase = Phase.Idle;
   /** Bytes of the head so far when it spans reads (a slow client): kept to give Node the head as sent. */
   private headParts: Buffer[] | null = null;
@@ -219,7 +230,9 @@ export class Screen implements RequestReader {
     this.socket = socket;
     this.nodeOnData = nodeOnData;
     this.nodeOnEnd = nodeOnEnd;
-    this.parser = new HeadParser(owner.opts.limits);
+    this.nodeParser = (socket as { parser?: NodeHttpParser | null }).parser ?? null;
+    this.calls = nodeRequestCalls(this.nodeParser);
+    this.parser = new HeadParser(owner.opts.limits, this.calls !== null);
     (socket as ScreenedSocket)[SCREEN] = this;
     // The 'data' listener also makes Node's parser let go of the socket (see Screens.take); with a shared read
     // buffer (read-buffer.ts) it hears only bytes that were buffered before.
@@ -334,9 +347,8 @@ export class Screen implements RequestReader {
             return;
           }
           const head = this.parser.finish(this.owner.opts.limits.body);
-          const bytes = this.headBytes(buf, off, end, head);
+          this.startRequest(head, buf, off, end, now);
           off = end;
-          this.startRequest(head, bytes, now);
           if (this.phase === Phase.Detached) {
             // The app took the socket: what followed the head is the new protocol's, for the app to read.
             if (off < buf.length && !this.socket.destroyed) this.socket.unshift(ownBytes(buf.subarray(off)));
@@ -398,24 +410,61 @@ export class Screen implements RequestReader {
     return bytes;
   }
 
-  private startRequest(head: RequestHead, bytes: Buffer, now: number): void {
+  /** Passes on the head that ends at `end` in `buf` (from `off` in this read), by telling Node's parser or as bytes. */
+  private startRequest(head: RequestHead, buf: Buffer, off: number, end: number, now: number): void {
+    const rawHeaders = this.calls !== null ? this.parser.rawHeaders() : null;
     this.parser.reset();
     this.requests++;
     this.keepAlive = head.keepAlive;
     this.res = null;
     this.responseDone = false;
-    // What llhttp takes for an upgrade (or CONNECT): Node may then hand the socket to the app.
+    // What llhttp takes for an upgrade (or CONNECT): Node may then hand the socket to the app, which is done on
+    // the bytes (Node's parser gives the app the bytes after the head).
     this.upgrade = head.method === "CONNECT" || (fieldOf(head, "upgrade") !== "" && /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i.test(fieldOf(head, "connection")));
+    const method = rawHeaders !== null && !this.upgrade ? this.calls!.method(head.method) : undefined;
+    this.told = method !== undefined;
+    let bytes: Buffer | null = null;
+    if (this.told) {
+      this.headParts = null;
+      this.headPartsLength = 0;
+    } else {
+      bytes = this.headBytes(buf, off, end, head);
+    }
     if (head.framing === "none") {
       this.phase = Phase.Waiting;
       this.arm(Timer.None, 0, now);
     } else {
       this.phase = Phase.Body;
       this.remaining = head.contentLength;
-      this.decoder = head.framing === "chunked" ? new ChunkedDecoder(this.owner.opts.limits) : null;
+      this.decoder = head.framing === "chunked" ? new ChunkedDecoder(this.owner.opts.limits, this.told) : null;
       this.arm(Timer.Body, this.owner.opts.bodyTimeoutMs, now);
     }
-    this.forward(bytes);
+    if (bytes !== null) {
+      this.forward(bytes);
+      return;
+    }
+    const parser = this.nodeParser!;
+    // Node's parser pauses itself when onIncoming paused the socket (output waiting): nothing of it runs here,
+    // and the next request waits for this one's response anyway.
+    this.calls!.headersComplete(parser, head.versionMinor, rawHeaders!, method!, head.target, head.keepAlive);
+    if (head.framing === "none") this.endToNode([]);
+  }
+
+  /** Gives Node's parser a piece of the body, as llhttp would (a copy of what is in the shared read buffer). */
+  private bodyToNode(chunk: Buffer): void {
+    if (chunk.length === 0 || !this.nodeHas()) return;
+    this.calls!.body(this.nodeParser!, ownBytes(chunk));
+  }
+
+  /** Tells Node's parser the request is complete, with its trailers. */
+  private endToNode(trailers: string[]): void {
+    if (this.nodeHas()) this.calls!.messageComplete(this.nodeParser!, trailers);
+  }
+
+  /** Whether the request is still Node's to hear of: not refused, and the socket still has its parser. */
+  private nodeHas(): boolean {
+    const phase = this.phase;
+    return phase !== Phase.Closing && phase !== Phase.Detached && (this.socket as { parser?: unknown }).parser === this.nodeParser;
   }
 
   /** Passes on body bytes from `off`; returns where the body ended in `buf` (or its length). */
@@ -424,17 +473,26 @@ export class Screen implements RequestReader {
     if (decoder === null) {
       const n = Math.min(this.remaining, buf.length - off);
       this.remaining -= n;
-      this.forward(buf.subarray(off, off + n));
-      if (this.remaining === 0) this.bodyComplete();
+      const piece = buf.subarray(off, off + n);
+      if (this.told) this.bodyToNode(piece);
+      else this.forward(piece);
+      if (this.remaining === 0) {
+        if (this.told) this.endToNode([]);
+        this.bodyComplete();
+      }
       return off + n;
     }
     const end = decoder.execute(buf, off, this.forwardChunk);
     if (end < 0) return buf.length;
     // The last chunk, and the trailers (validated by the decoder) for req.trailers.
     const t = decoder.trailers;
-    let last = "0\r\n";
-    for (let i = 0; i < t.length; i += 2) last += `${t[i]}: ${t[i + 1]}\r\n`;
-    this.forward(Buffer.from(`${last}\r\n`, "latin1"));
+    if (this.told) {
+      this.endToNode(decoder.rawTrailers!);
+    } else {
+      let last = "0\r\n";
+      for (let i = 0; i < t.length; i += 2) last += `${t[i]}: ${t[i + 1]}\r\n`;
+      this.forward(Buffer.from(`${last}\r\n`, "latin1"));
+    }
     this.decoder = null;
     this.bodyComplete();
     return end;
@@ -443,6 +501,10 @@ export class Screen implements RequestReader {
   /** Decoded chunk data, framed as one chunk for Node's parser. */
   private readonly forwardChunk = (data: Buffer): void => {
     if (this.phase === Phase.Closing) return;
+    if (this.told) {
+      this.bodyToNode(data);
+      return;
+    }
     const size = `${data.length.toString(16)}\r\n`;
     if (data.length < COPY_CHUNK_BELOW) {
       const out = Buffer.allocUnsafe(size.length + data.length + 2);

@@ -57,6 +57,8 @@ export class ChunkedDecoder {
   private line: Buffer | null = null;
   /** The trailer fields once the body is complete: name (lowercased), value, name, value, … */
   readonly trailers: string[] = [];
+  /** The same, names as the client spelled them (for a Node app's `req.rawTrailers`), when asked for. */
+  readonly rawTrailers: string[] | null;
   /** The first short run of chunk data of this `execute`, not copied yet (a second one starts the gathering). */
   private firstAt = 0;
   private firstLen = 0;
@@ -65,8 +67,10 @@ export class ChunkedDecoder {
   /** Decoded body bytes so far. */
   received = 0;
 
-  constructor(limits: Limits) {
+  /** `rawNames`: also keep the trailers as sent (rawTrailers). */
+  constructor(limits: Limits, rawNames = false) {
     this.limits = limits;
+    this.rawTrailers = rawNames ? [] : null;
   }
 
   get done(): boolean {
@@ -245,7 +249,7 @@ export class ChunkedDecoder {
       return lf + 1;
     }
     if (this.trailers.length >= this.limits.fields * 2) throw badTrailer("too many trailer fields");
-    parseFieldLine(line, ls, le, this.trailers, "BAD_TRAILER");
+    parseFieldLine(line, ls, le, this.trailers, "BAD_TRAILER", false, this.rawTrailers);
     return lf + 1;
   }
 }

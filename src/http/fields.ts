@@ -9,12 +9,15 @@ import { latin1Slice } from "../node-internals.ts";
  * Refused: a line starting with whitespace (obs-fold), an empty or non-token name, whitespace before the colon,
  * and a value holding a control character other than HTAB (which includes a bare CR).
  *
+ * With `raw`, the field is also appended there as sent: the name as the client spelled it (a Node app's
+ * `req.rawHeaders`), and the same value.
+ *
  * With `reuse`, the value of a common field that is byte for byte the last one seen (a site's clients all send
  * its Host, and each client the same User-Agent, Accept… on every request) reuses that string, unchecked and
  * undecoded. Only fields whose values are no secret take part: the last value is shared by every connection,
  * and how fast a comparison fails must tell nobody anything about another client's request.
  */
-export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode, reuse = false): void {
+export function parseFieldLine(buf: Uint8Array, start: number, end: number, out: string[], badCode: HttpErrorCode, reuse = false, raw: string[] | null = null): void {
   const first = buf[start]!;
   if (first === SP || first === HTAB) {
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "OBS_FOLD", "obsolete line folding is not accepted");
@@ -25,7 +28,15 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
     throw new HttpError(400, badCode === "BAD_TRAILER" ? badCode : "BAD_FIELD_NAME", "a field name is empty or not a token, or whitespace precedes its colon");
   }
   const known = knownName(buf, start, i);
-  const name = known?.name ?? latin1(buf, start, i).toLowerCase();
+  let name: string;
+  if (known !== null) {
+    name = known.name;
+    if (raw !== null) raw.push(spelling(known, buf, start, i));
+  } else {
+    const sent = latin1(buf, start, i);
+    name = sent.toLowerCase();
+    if (raw !== null) raw.push(sent);
+  }
   let vs = i + 1;
   let ve = end;
   while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
@@ -35,16 +46,20 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
     // The same bytes as a value checked before: nothing to check or decode.
     if (last !== undefined && last.length === ve - vs && sameAsRecent(known.id, buf, vs, ve)) {
       out.push(name, last);
+      if (raw !== null) raw.push(last);
       return;
     }
     checkValue(buf, vs, ve, badCode);
     const value = latin1(buf, vs, ve);
     remember(known.id, value, buf, vs, ve);
     out.push(name, value);
+    if (raw !== null) raw.push(value);
     return;
   }
   checkValue(buf, vs, ve, badCode);
-  out.push(name, latin1(buf, vs, ve));
+  const value = latin1(buf, vs, ve);
+  out.push(name, value);
+  if (raw !== null) raw.push(value);
 }
 
 /**
@@ -57,7 +72,7 @@ export function parseFieldLine(buf: Uint8Array, start: number, end: number, out:
  * Scanning the value for valid bytes finds its end too, so no separate search for LF; a value equal to the last
  * one seen of a shared field is matched byte for byte in place, then its line end, and never scanned again.
  */
-export function parseFieldAt(buf: Uint8Array, pos: number, len: number, maxLine: number, out: string[]): number {
+export function parseFieldAt(buf: Uint8Array, pos: number, len: number, maxLine: number, out: string[], raw: string[] | null = null): number {
   let i = pos;
   while (i < len && TCHAR[buf[i]!] === 1) i++;
   if (i === pos || i >= len || buf[i] !== COLON) return -1;
@@ -72,6 +87,7 @@ export function parseFieldAt(buf: Uint8Array, pos: number, len: number, maxLine:
       const next = lineEnd(buf, k, len);
       if (next !== -1 && k - pos <= maxLine) {
         out.push(known.name, last);
+        if (raw !== null) raw.push(spelling(known, buf, pos, i), last);
         return next;
       }
     }
@@ -86,8 +102,11 @@ export function parseFieldAt(buf: Uint8Array, pos: number, len: number, maxLine:
   if (known !== null) {
     if (known.id >= 0 && ve - vs <= MAX_RECENT_VALUE) remember(known.id, value, buf, vs, ve);
     out.push(known.name, value);
+    if (raw !== null) raw.push(spelling(known, buf, pos, i), value);
   } else {
-    out.push(latin1(buf, pos, i).toLowerCase(), value);
+    const sent = latin1(buf, pos, i);
+    out.push(sent.toLowerCase(), value);
+    if (raw !== null) raw.push(sent, value);
   }
   return next;
 }
@@ -143,6 +162,8 @@ export function sameText(buf: Uint8Array, start: number, end: number, text: stri
 // Field names most requests carry, by length: found by comparing bytes, they cost no string of their own.
 interface KnownName {
   name: string;
+  /** The name as most clients spell it ("Content-Type"), and as Node's clients do (`name`): no string to make. */
+  title: string;
   /** Index into `recent` for a field whose value is no secret, else -1. */
   id: number;
   codes: number[];
@@ -151,7 +172,8 @@ const KNOWN_NAMES: Array<Array<KnownName>> = [];
 let sharedCount = 0;
 const addKnown = (names: string[], shared: boolean): void => {
   for (const name of names) {
-    (KNOWN_NAMES[name.length] ??= []).push({ name, id: shared ? sharedCount++ : -1, codes: [...name].map((c) => c.charCodeAt(0)) });
+    const title = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+    (KNOWN_NAMES[name.length] ??= []).push({ name, title, id: shared ? sharedCount++ : -1, codes: [...name].map((c) => c.charCodeAt(0)) });
   }
 };
 addKnown([
@@ -182,6 +204,13 @@ function knownName(buf: Uint8Array, start: number, end: number): KnownName | nul
     return known;
   }
   return null;
+}
+
+/** A known field name as `buf[start, end)` spells it: its usual spellings cost no string. */
+function spelling(known: KnownName, buf: Uint8Array, start: number, end: number): string {
+  if (sameText(buf, start, end, known.title)) return known.title;
+  if (sameText(buf, start, end, known.name)) return known.name;
+  return latin1(buf, start, end);
 }
 
 /** Latin-1 decoding keeps every byte as one char, so obs-text survives and lengths stay byte lengths. */

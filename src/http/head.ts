@@ -55,9 +55,24 @@ export class HeadParser {
   // The target this connection's client sent last: clients repeat theirs, and reusing the string saves decoding
   // it. (Kept per connection: a target may hold a secret, so no other client's request is compared with it.)
   private lastTarget = "";
+  /** With raw names kept: the fields as sent (name as spelled, value), for a Node app's `req.rawHeaders`. */
+  private readonly keepRaw: boolean;
+  private raw: string[] | null = null;
 
-  constructor(limits: Limits) {
+  /** `rawNames`: also keep the fields as the client spelled their names (see rawHeaders). */
+  constructor(limits: Limits, rawNames = false) {
     this.limits = limits;
+    this.keepRaw = rawNames;
+  }
+
+  /**
+   * The head's fields as sent, names as the client spelled them (flat: name, value, …), once it is complete; a
+   * new list for each head. Only for a parser made with `rawNames`.
+   */
+  rawHeaders(): string[] {
+    const raw = this.raw ?? [];
+    this.raw = null;
+    return raw;
   }
 
   /** True once any byte of this head has been received (a timeout then earns a 408, not a silent close). */
@@ -75,6 +90,7 @@ export class HeadParser {
     this.versionMinor = 1;
     // An idle connection holds no list of its own until the next head's first field arrives.
     this.headers = NO_FIELDS;
+    this.raw = null;
   }
 
   /**
@@ -149,7 +165,8 @@ export class HeadParser {
       throw new HttpError(431, "TOO_MANY_FIELDS", "the request has too many header fields");
     }
     if (this.headers === NO_FIELDS) this.headers = [];
-    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME", true);
+    if (this.keepRaw) this.raw ??= [];
+    parseFieldLine(buf, start, end, this.headers, "BAD_FIELD_NAME", true, this.raw);
     return false;
   }
 
@@ -189,7 +206,8 @@ export class HeadParser {
     const first = buf[pos];
     if (first === CR || first === LF || this.headers.length >= this.limits.fields * 2) return -1;
     if (this.headers === NO_FIELDS) this.headers = [];
-    return parseFieldAt(buf, pos, len, this.limits.fieldSize, this.headers);
+    if (this.keepRaw) this.raw ??= [];
+    return parseFieldAt(buf, pos, len, this.limits.fieldSize, this.headers, this.raw);
   }
 
   private parseRequestLine(buf: Buffer, start: number, end: number): void {

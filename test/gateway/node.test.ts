@@ -209,7 +209,7 @@ function diffListener(req: http.IncomingMessage, res: http.ServerResponse): void
     }
     res.setHeader("content-type", "application/json");
     res.setHeader("set-cookie", ["a=1; Path=/", "b=2; HttpOnly"]);
-    res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, body, trailers: req.trailers, remote: req.socket.remoteAddress, headers: req.rawHeaders }));
+    res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, body, trailers: req.trailers, rawTrailers: req.rawTrailers, remote: req.socket.remoteAddress, headers: req.rawHeaders }));
   });
 }
 
@@ -270,6 +270,14 @@ const listenerSteps: Step[] = [
   { name: "raw header arrays and a custom reason", send: [`GET /raw-headers HTTP/1.1\r\n${H}\r\n`], status: 202 },
   { name: "write() then end(): chunked", send: [`GET /no-length HTTP/1.1\r\n${H}\r\n`], status: 200 },
   { name: "repeated request headers", send: [`GET /r HTTP/1.1\r\n${H}Accept: a\r\nAccept: b\r\nCookie: x=1\r\nCookie: y=2\r\n\r\n`], status: 200 },
+  {
+    name: "field names as the client spelled them, values trimmed, an empty value",
+    send: [`GET /spelling HTTP/1.1\r\nhost: diff.test\r\nUSER-AGENT: x\r\nuser-agent-2: y\r\nContent-TYPE:  text/plain \t\r\nDNT: 1\r\nx-forwarded-proto: https\r\nX-Empty:\r\nConnection: keep-alive\r\n\r\n`],
+    status: 200,
+  },
+  { name: "a head split inside a name and a value", send: [`PATCH /split HTTP/1.1\r\n${H}Accept-Enc`, "oding: gz", "ip\r\nX-Mixed-CASE: v\r\nContent-Length: 2\r\n\r\nok"], status: 200 },
+  { name: "trailer names as spelled", send: [`POST /t HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer-ONE: 1\r\nx-two: 2\r\n\r\n`], status: 200 },
+  { name: "OPTIONS *", send: [`OPTIONS * HTTP/1.1\r\n${H}\r\n`], status: 200 },
   { name: "HTTP/1.0 without keep-alive: the body ends with the connection", send: [`GET /no-length HTTP/1.0\r\n${H}\r\n`], status: 200 },
 ];
 
