@@ -246,12 +246,15 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.pending !== null) {
       buf = Buffer.concat([this.takePending()!, chunk]);
     }
-    this.processBatch(buf, 0);
+    this.processBatch(buf, 0, false);
   }
 
-  /** Processes received bytes from `off` with their responses collected and written together (see output.ts). */
-  private processBatch(buf: Buffer, off: number): void {
-    beginBatch(this);
+  /**
+   * Processes received bytes from `off` with their responses collected and written together (see output.ts).
+   * `waited`: bytes that waited for the answer before them (see beginBatch).
+   */
+  private processBatch(buf: Buffer, off: number, waited: boolean): void {
+    beginBatch(this, waited);
     this.process(buf, off);
     // Pipelined requests wait behind one the app answers asynchronously (an async handler): its answer and
     // theirs come in microtasks after this returns. They are collected too and leave together.
@@ -321,7 +324,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.pending !== null) {
       const buf = this.pending;
       this.pending = null;
-      this.processBatch(buf, this.pendingOff);
+      this.processBatch(buf, this.pendingOff, true);
       if (this.pending !== null) return; // still waiting
     }
     // process() may have moved the phase on.

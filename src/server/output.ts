@@ -44,9 +44,13 @@ const endTurn = (): void => {
   clockThisTurn = false;
 };
 
-/** Starts a batch: output is collected (and corked) until `endBatch`. */
-export function beginBatch(c: Output): void {
-  batchNow = Date.now();
+/**
+ * Starts a batch: output is collected (and corked) until `endBatch`. Bytes just read get a fresh clock reading;
+ * bytes that `waited` for the answer before them (a pipelined request behind an async answer, taken up in the
+ * microtasks after it) keep the clock of this turn's batches if there is one, as that answer did.
+ */
+export function beginBatch(c: Output, waited = false): void {
+  if (!waited || !clockThisTurn) batchNow = Date.now();
   if (!clockThisTurn) {
     clockThisTurn = true;
     setImmediate(endTurn);
