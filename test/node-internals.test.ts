@@ -1,11 +1,12 @@
 // The Node.js internals oryx relies on (src/node-internals.ts): each works on this Node, and the start-up check
 // names the one that is missing when it is taken away (so a Node.js release that drops one stops oryx clearly).
 import assert from "node:assert/strict";
+import http from "node:http";
 import net from "node:net";
 import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { NodeInternalsError } from "../src/errors.ts";
-import { checkNodeInternals, createServerHandle, latin1Slice, readSocketInto, setSocketReader, socketQueuedBytes, socketSentMark, tlsUnderlyingSocket } from "../src/node-internals.ts";
+import { checkNodeInternals, createServerHandle, latin1Slice, nodeRequestCalls, type NodeHttpParser, readSocketInto, setSocketReader, socketQueuedBytes, socketSentMark, tlsUnderlyingSocket } from "../src/node-internals.ts";
 
 describe("Node internals", () => {
   it("are all present on this Node.js", () => {
@@ -96,5 +97,50 @@ describe("Node internals", () => {
   it("a NodeInternalsError is an OryxError with its code", () => {
     const e = new NodeInternalsError("x");
     assert.equal(e.code, "ORYX_ERR_NODE_INTERNALS");
+  });
+
+  it("nodeRequestCalls: Node's parser callbacks, told of a request, give the app the request Node would have built", async () => {
+    const seen: Array<{ method?: string; url?: string; version: string; raw: string[]; headers: http.IncomingHttpHeaders; body: string; trailers: string[] }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, version: req.httpVersion, raw: req.rawHeaders, headers: req.headers, body: Buffer.concat(chunks).toString(), trailers: req.rawTrailers });
+        res.end("ok");
+      });
+    });
+    const listener = net.createServer((socket) => server.emit("connection", socket));
+    await new Promise<void>((r) => listener.listen(0, "127.0.0.1", r));
+    const client = net.connect((listener.address() as net.AddressInfo).port, "127.0.0.1");
+    const [socket] = (await new Promise((r) => listener.once("connection", (s: net.Socket) => r([s])))) as [net.Socket];
+    try {
+      const parser = (socket as unknown as { parser: NodeHttpParser }).parser;
+      const calls = nodeRequestCalls(parser);
+      assert.ok(calls !== null, "this Node's parser is as expected");
+      assert.equal(nodeRequestCalls(parser), calls, "learnt once per process");
+      assert.equal(calls.method("CONNECT"), undefined, "CONNECT is never told (Node hands it to the app with the socket)");
+      assert.equal(calls.method("BREW"), undefined);
+      const numbers = http.METHODS.filter((m) => m !== "CONNECT").map((m) => calls.method(m));
+      assert.ok(numbers.every((n) => typeof n === "number"), "every other method llhttp knows has its number");
+      assert.equal(new Set(numbers).size, numbers.length, "and the numbers differ");
+
+      const got = new Promise<void>((r) => client.once("data", () => r()));
+      calls.headersComplete(parser, 1, ["Host", "a.test", "x-Mixed", " kept "], calls.method("PATCH")!, "/p?q=1", true);
+      calls.body(parser, Buffer.from("hello "));
+      calls.body(parser, Buffer.from("world"));
+      calls.messageComplete(parser, ["X-Sum", "2"]);
+      await got;
+      assert.deepEqual(seen, [{ method: "PATCH", url: "/p?q=1", version: "1.1", raw: ["Host", "a.test", "x-Mixed", " kept "], headers: { host: "a.test", "x-mixed": " kept " }, body: "hello world", trailers: ["X-Sum", "2"] }]);
+    } finally {
+      client.destroy();
+      socket.destroy();
+      listener.close();
+    }
+  });
+
+  it("nodeRequestCalls: null for no parser or one not shaped like Node's", () => {
+    assert.equal(nodeRequestCalls(null), null);
+    class NotAParser {}
+    assert.equal(nodeRequestCalls(new NotAParser() as unknown as NodeHttpParser), null);
   });
 });

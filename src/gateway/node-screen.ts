@@ -11,8 +11,8 @@ import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
  * (Transfer-Encoding on HTTP/1.0, `gzip, chunked`, two Host fields, HTTP/2.0 and HTTP/0.9 request lines, …): a
  * request smuggled past a front proxy that reads it the other way. So every byte of a handed-off socket goes
  * through oryx's own request parser first (HeadParser, ChunkedDecoder, the same limits and timeouts as fetch
- * apps), and only what it accepts is given to the http.Server, by calling the 'data' listener Node put on the
- * socket (Node's parser then builds the app's real IncomingMessage/ServerResponse, as ever). The socket is read
+ * apps), and only what it accepts reaches the http.Server's parser (below), which builds the app's real
+ * IncomingMessage/ServerResponse, as ever. The socket is read
  * into one buffer shared by every screen (read-buffer.ts), as Node's parser reads its own sockets: what the
  * screen keeps past a read (a head split across reads, pipelined bytes that wait) it copies. A refusal is
  * oryx's answer, byte for byte as for a fetch app (status, Date, Content-Length, `Connection: close`), written
