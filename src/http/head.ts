@@ -30,8 +30,10 @@ export interface RequestHead {
 // Leading empty lines before a request line are tolerated (RFC 9112 §2.2), up to this many.
 const MAX_LEADING_EMPTY_LINES = 8;
 
-// A Host value: a reg-name or IPv4 address, or a bracketed IPv6/IPvFuture literal, and an optional port.
-const HOST_RE = /^(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|[0-9A-Za-z._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
+// A Host value: a reg-name or IPv4 address, or a bracketed IPv6/IPvFuture literal, and an optional port. Never an
+// empty host: oryx serves http and https, whose URIs may not have one (RFC 9110 §4.2.1: a recipient must reject
+// such a URI), and "http:///" is what a target with an empty Host would make.
+const HOST_RE = /^(?:\[[0-9A-Za-z:._~!$&'()*+,;=-]+\]|[0-9A-Za-z._~!$&'()*+,;=%-]+)(?::[0-9]*)?$/;
 
 /**
  * Incremental parser of a request head (request line and field section), RFC 9112 strict.

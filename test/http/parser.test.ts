@@ -118,11 +118,15 @@ describe("HeadParser: good heads", () => {
     assert.equal(parse("GET / HTTP/1.0\r\nHost: a:81\r\n\r\n").host, "a:81");
   });
 
-  test("Host values: reg-name, port, IPv4, IPv6 literal, empty", () => {
+  test("Host values: reg-name, port, IPv4, IPv6 literal; never an empty host", () => {
     assert.equal(parse("GET / HTTP/1.1\r\nHost: a.b-c_d~e:8080\r\n\r\n").host, "a.b-c_d~e:8080");
     assert.equal(parse("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").host, "127.0.0.1");
     assert.equal(parse("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n").host, "[::1]:80");
-    assert.equal(parse("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, "");
+    for (const empty of ["Host:", "Host: ", "Host: \t ", "Host: :80", "Host: :"]) {
+      assert.throws(() => parse(`GET / HTTP/1.1\r\n${empty}\r\n\r\n`), (e: unknown) => e instanceof HttpError && e.status === 400 && e.code === "BAD_HOST", empty);
+    }
+    assert.throws(() => parse("GET / HTTP/1.0\r\nHost:\r\n\r\n"), (e: unknown) => e instanceof HttpError && e.code === "BAD_HOST", "HTTP/1.0 with an empty Host");
+    assert.equal(parse("GET / HTTP/1.0\r\n\r\n").host, "", "HTTP/1.0 may send none");
   });
 
   test("keepAlive per version and Connection", () => {

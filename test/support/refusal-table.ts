@@ -97,6 +97,9 @@ export const REFUSALS: RefusalCase[] = [
   { name: "two Hosts on HTTP/1.0", bytes: "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", status: 400 },
   { name: "Host a/b", bytes: get("Host: a/b\r\n"), status: 400 },
   { name: "Host a@b", bytes: get("Host: a@b\r\n"), status: 400 },
+  { name: "empty Host", bytes: get("Host:\r\n"), status: 400 },
+  { name: "Host of whitespace only", bytes: get("Host:  \t\r\n"), status: 400 },
+  { name: "Host with a port and no host", bytes: get("Host: :8080\r\n"), status: 400 },
   // request line
   ...BAD_REQUEST_LINES.map(([n, line]) => ({ name: n, bytes: `${line}\r\nHost: a\r\n\r\n`, status: 400 })),
   ...BAD_VERSIONS.map(([v, status]) => ({ name: `version ${v}`, bytes: `GET / ${v}\r\nHost: a\r\n\r\n`, status, split: v === "HTTP/2.0" || v === "HTTP/1.10" })),
