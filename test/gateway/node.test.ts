@@ -2,8 +2,9 @@
  * The Node gateway in process, wired as src/arbiter/worker.ts wires it: oryx's Server accepts, and hands each
  * socket to the app's http.Server through adoptServer() with oryx's limits.
  *
- * - A differential test: the same Express app (and the same plain listener) served by plain node:http and by
- *   oryx gets the same requests over raw sockets and must give the same status, headers (but Date) and body.
+ * - A differential test: the same Express, Koa, Fastify and Connect apps, the same plain listener and the same
+ *   http.Server with a `ws` WebSocketServer, served by plain node:http and by oryx, get the same requests over
+ *   raw sockets and must give the same status, headers (but Date) and body (and WebSocket frames).
  * - oryx's limits and refusals apply to Node apps: body size, head size, field count, header timeout,
  *   keep-alive timeout, request smuggling shapes, a missing Host; and Node's own semantics reach the app:
  *   remoteAddress, Expect: 100-continue / checkContinue, trailers.
@@ -13,7 +14,13 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, describe, test } from "node:test";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import connect from "connect";
 import express from "express";
+import Fastify from "fastify";
+import Koa from "koa";
+import { WebSocketServer } from "ws";
 import { connectionOptions } from "../../src/server/from-settings.ts";
 import { defaultSettings, type Settings } from "../../src/config/settings.ts";
 import { adoptServer } from "../../src/gateway/node.ts";
@@ -367,6 +374,165 @@ describe("differential: plain node:http and oryx give the same answers", () => {
       assert.equal(ours.closedAtEnd, node.closedAtEnd);
       const steps = last(listenerSteps);
       compare(steps, await runPipelined(a.port, steps), await runPipelined(b.port, steps));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  /** The same steps against the same app, made twice (an app object serves one server here), on both servers. */
+  async function differential(name: string, make: () => Promise<http.Server>, steps: Step[], closing = 0): Promise<void> {
+    const a = await plain(await make());
+    const b = await oryx(await make());
+    try {
+      compare(steps, (await runSteps(a.port, steps)).responses, (await runSteps(b.port, steps)).responses);
+      // Pipelined too, but for the last `closing` steps (after which the app closes the connection).
+      const kept = steps.slice(0, steps.length - closing).filter((s) => !s.send.join("").includes("Connection: close"));
+      compare(kept, await runPipelined(a.port, kept), await runPipelined(b.port, kept));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    assert.ok(steps.length > 0, name);
+  }
+
+  test("a Koa app: routing by hand, a body read from the request stream, ctx.throw, redirect, a streamed body, 404", async () => {
+    const make = async (): Promise<http.Server> => {
+      const app = new Koa();
+      app.silent = true;
+      app.use(async (ctx, next) => {
+        ctx.set("X-Timing", "yes");
+        await next();
+      });
+      app.use(async (ctx) => {
+        if (ctx.method === "GET" && ctx.path === "/") ctx.body = "Hello from Koa!";
+        else if (ctx.method === "GET" && ctx.path.startsWith("/users/")) ctx.body = { id: ctx.path.slice(7), q: ctx.query, ua: ctx.get("user-agent") };
+        else if (ctx.method === "POST" && ctx.path === "/echo") {
+          const chunks: Buffer[] = [];
+          for await (const c of ctx.req) chunks.push(c as Buffer);
+          ctx.status = 201;
+          ctx.body = { received: Buffer.concat(chunks).toString(), type: ctx.get("content-type"), trailers: ctx.req.trailers };
+        } else if (ctx.path === "/teapot") ctx.throw(418, "short and stout");
+        else if (ctx.path === "/error") throw new Error("boom");
+        else if (ctx.path === "/redirect") ctx.redirect("/users/7");
+        else if (ctx.path === "/stream") ctx.body = Readable.from(["tick 1\n", "tick 2\n"]);
+      });
+      return http.createServer(app.callback());
+    };
+    await differential("koa", make, [
+      { name: "GET /", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 },
+      { name: "JSON with a query and a header", send: [`GET /users/7?a=1&b=two HTTP/1.1\r\n${H}User-Agent: diff\r\n\r\n`], status: 200 },
+      { name: "HEAD / (this app routes GET only: Koa's 404)", send: [`HEAD / HTTP/1.1\r\n${H}\r\n`], head: true, status: 404 },
+      { name: "POST with a length", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`], status: 201 },
+      { name: "POST chunked with trailers", send: [`POST /echo HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`, "2\r\nde\r\n0\r\nX-Sum: 5\r\n\r\n"], status: 201 },
+      { name: "ctx.throw(418)", send: [`GET /teapot HTTP/1.1\r\n${H}\r\n`], status: 418 },
+      { name: "a thrown error", send: [`GET /error HTTP/1.1\r\n${H}\r\n`], status: 500 },
+      { name: "a redirect", send: [`GET /redirect HTTP/1.1\r\n${H}Accept: text/html\r\n\r\n`], status: 302 },
+      { name: "a streamed body", send: [`GET /stream HTTP/1.1\r\n${H}\r\n`], status: 200 },
+      { name: "no route (404)", send: [`GET /nowhere HTTP/1.1\r\n${H}\r\n`], status: 404 },
+      { name: "Connection: close", send: [`GET / HTTP/1.1\r\n${H}Connection: close\r\n\r\n`], status: 200 },
+    ]);
+  });
+
+  test("a Fastify app (serverFactory): JSON routes with params, a parsed JSON body, schema errors, hooks, 404, HEAD", async () => {
+    const make = async (): Promise<http.Server> => {
+      let server: http.Server | undefined;
+      const app = Fastify({ serverFactory: (handler) => (server = http.createServer(handler)) });
+      app.addHook("onSend", async (_req, reply, payload) => {
+        reply.header("x-hooked", "1");
+        return payload;
+      });
+      app.get("/", async () => "Hello from Fastify!");
+      app.get<{ Params: { id: string } }>("/users/:id", async (req) => ({ id: req.params.id, host: req.headers.host }));
+      app.post("/echo", { schema: { body: { type: "object", required: ["n"], properties: { n: { type: "number" } } } } }, async (req, reply) => {
+        reply.code(201);
+        return { received: req.body };
+      });
+      app.get("/error", async () => {
+        throw new Error("boom");
+      });
+      await app.ready();
+      return server!;
+    };
+    await differential("fastify", make, [
+      { name: "GET /", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 },
+      { name: "a route with a param", send: [`GET /users/42 HTTP/1.1\r\n${H}\r\n`], status: 200 },
+      { name: "HEAD /", send: [`HEAD / HTTP/1.1\r\n${H}\r\n`], head: true, status: 200 },
+      { name: "POST JSON", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 8\r\n\r\n{"n":42}`], status: 201 },
+      { name: "POST JSON chunked", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"n"\r\n`, "3\r\n:7}\r\n0\r\n\r\n"], status: 201 },
+      { name: "a body the schema refuses (400)", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 9\r\n\r\n{"n":"x"}`], status: 400 },
+      { name: "a thrown error", send: [`GET /error HTTP/1.1\r\n${H}\r\n`], status: 500 },
+      { name: "no route (404)", send: [`GET /nowhere HTTP/1.1\r\n${H}\r\n`], status: 404 },
+      // Fastify closes the connection after a body it could not parse: last, and not pipelined.
+      { name: "malformed JSON (400)", send: [`POST /echo HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 3\r\n\r\n{"n`], status: 400 },
+    ], 1);
+  });
+
+  test("a Connect app: middleware that sets headers and calls next, a mount path, a body, the final handler's 404", async () => {
+    const make = async (): Promise<http.Server> => {
+      const app = connect();
+      app.use((_req: http.IncomingMessage, res: http.ServerResponse, next: () => void) => {
+        res.setHeader("X-Chain", "one");
+        next();
+      });
+      app.use("/api", (req: http.IncomingMessage, res: http.ServerResponse) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          res.setHeader("content-type", "application/json");
+          res.end(JSON.stringify({ url: req.url, original: (req as http.IncomingMessage & { originalUrl?: string }).originalUrl, body: Buffer.concat(chunks).toString() }));
+        });
+      });
+      return http.createServer(app);
+    };
+    await differential("connect", make, [
+      { name: "a mounted route", send: [`GET /api/things?x=1 HTTP/1.1\r\n${H}\r\n`], status: 200 },
+      { name: "a body to a mounted route", send: [`POST /api/in HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`], status: 200 },
+      { name: "the final handler's 404", send: [`GET /elsewhere HTTP/1.1\r\n${H}\r\n`], status: 404 },
+    ]);
+  });
+
+  test("an http.Server with a ws WebSocketServer: HTTP beside it, the 101 handshake and an echoed frame", async () => {
+    const make = (): http.Server => {
+      const server = http.createServer((_req, res) => {
+        res.setHeader("content-type", "text/plain");
+        res.end("plain HTTP");
+      });
+      const wss = new WebSocketServer({ server });
+      wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(isBinary ? data : `echo: ${String(data)}`)));
+      return server;
+    };
+    const key = "dGhlIHNhbXBsZSBub25jZQ==";
+    const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+    // A masked text frame "hi" (mask 1,2,3,4).
+    const frame = Buffer.from([0x81, 0x82, 1, 2, 3, 4, "h".charCodeAt(0) ^ 1, "i".charCodeAt(0) ^ 2]);
+    const exchange = async (port: number): Promise<{ http: string; handshake: string; echoed: Buffer }> => {
+      const plainAnswer = (await runSteps(port, [{ name: "GET", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 }])).responses[0]!;
+      const sock = net.connect(port, "127.0.0.1");
+      let got = Buffer.alloc(0);
+      sock.on("data", (d: Buffer) => (got = Buffer.concat([got, d])));
+      await new Promise<void>((r) => sock.once("connect", r));
+      sock.write(`GET /ws HTTP/1.1\r\n${H}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      const deadline = Date.now() + 5000;
+      while (got.indexOf("\r\n\r\n") < 0 && Date.now() < deadline) await sleep(5);
+      const end = got.indexOf("\r\n\r\n") + 4;
+      const handshake = got.subarray(0, end).toString("latin1");
+      sock.write(frame);
+      while (got.length < end + 2 + "echo: hi".length && Date.now() < deadline) await sleep(5);
+      const echoed = got.subarray(end);
+      sock.destroy();
+      return { http: JSON.stringify(plainAnswer), handshake, echoed };
+    };
+    const a = await plain(make());
+    const b = await oryx(make());
+    try {
+      const node = await exchange(a.port);
+      const ours = await exchange(b.port);
+      assert.match(node.handshake, new RegExp(`^HTTP/1\\.1 101 Switching Protocols\\r\\n[\\s\\S]*Sec-WebSocket-Accept: ${accept.replace(/[+/=]/g, "\\$&")}\\r\\n`), "node:http's handshake (the test itself is right)");
+      assert.equal(ours.handshake, node.handshake, "the same 101");
+      assert.deepEqual([...ours.echoed], [...node.echoed], "the same echoed frame");
+      assert.equal(ours.echoed.subarray(2).toString(), "echo: hi");
+      assert.equal(ours.http, node.http, "plain HTTP beside it");
     } finally {
       await a.close();
       await b.close();
