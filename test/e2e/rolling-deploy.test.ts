@@ -6,7 +6,7 @@
  * pid in `after`.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -126,7 +126,10 @@ describe("a rolling deploy behind nginx", () => {
     } finally {
       const { ok, failed } = await load.stop();
       process.stderr.write(`# rolling deploy: ${ok} requests through nginx, ${failed.length} failed\n`);
-      assert.equal(failed.length, 0, `failed: ${failed.slice(0, 10).join("; ")}`);
+      // Why nginx answered 502 is in its error log, gone with its directory after the test: its last lines then.
+      const errorLog = path.join(dir, "error.log");
+      const why = failed.length > 0 && existsSync(errorLog) ? `\nnginx's error log ends:\n${readFileSync(errorLog, "utf8").split("\n").slice(-15).join("\n")}` : "";
+      assert.equal(failed.length, 0, `failed: ${failed.slice(0, 10).join("; ")}${why}`);
       assert.ok(ok > 0);
     }
     nginx!.proc.kill("SIGQUIT");
