@@ -381,7 +381,7 @@ describe("differential: plain node:http and oryx give the same answers", () => {
   });
 
   /** The same steps against the same app, made twice (an app object serves one server here), on both servers. */
-  async function differential(name: string, make: () => Promise<http.Server>, steps: Step[], closing = 0): Promise<void> {
+  async function differential(make: () => Promise<http.Server>, steps: Step[], closing = 0): Promise<void> {
     const a = await plain(await make());
     const b = await oryx(await make());
     try {
@@ -393,7 +393,6 @@ describe("differential: plain node:http and oryx give the same answers", () => {
       await a.close();
       await b.close();
     }
-    assert.ok(steps.length > 0, name);
   }
 
   test("a Koa app: routing by hand, a body read from the request stream, ctx.throw, redirect, a streamed body, 404", async () => {
@@ -419,7 +418,7 @@ describe("differential: plain node:http and oryx give the same answers", () => {
       });
       return http.createServer(app.callback());
     };
-    await differential("koa", make, [
+    await differential(make, [
       { name: "GET /", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 },
       { name: "JSON with a query and a header", send: [`GET /users/7?a=1&b=two HTTP/1.1\r\n${H}User-Agent: diff\r\n\r\n`], status: 200 },
       { name: "HEAD / (this app routes GET only: Koa's 404)", send: [`HEAD / HTTP/1.1\r\n${H}\r\n`], head: true, status: 404 },
@@ -454,7 +453,7 @@ describe("differential: plain node:http and oryx give the same answers", () => {
       await app.ready();
       return server!;
     };
-    await differential("fastify", make, [
+    await differential(make, [
       { name: "GET /", send: [`GET / HTTP/1.1\r\n${H}\r\n`], status: 200 },
       { name: "a route with a param", send: [`GET /users/42 HTTP/1.1\r\n${H}\r\n`], status: 200 },
       { name: "HEAD /", send: [`HEAD / HTTP/1.1\r\n${H}\r\n`], head: true, status: 200 },
@@ -485,7 +484,7 @@ describe("differential: plain node:http and oryx give the same answers", () => {
       });
       return http.createServer(app);
     };
-    await differential("connect", make, [
+    await differential(make, [
       { name: "a mounted route", send: [`GET /api/things?x=1 HTTP/1.1\r\n${H}\r\n`], status: 200 },
       { name: "a body to a mounted route", send: [`POST /api/in HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nabc`], status: 200 },
       { name: "the final handler's 404", send: [`GET /elsewhere HTTP/1.1\r\n${H}\r\n`], status: 404 },
