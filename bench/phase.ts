@@ -1,6 +1,7 @@
 /**
  * A phase: start its servers (all at once, each pinned as its peer says), check their routes, warm each up,
- * then run interleaved rounds (every measurement once per round, in the same order), reading the server's
+ * then run interleaved rounds (every measurement once per round; each scenario's peers in turn, starting at
+ * another peer each round: scenarios.ts roundOrder), reading the server's
  * whole-tree RSS (the process and its descendants) after each measurement. Servers are stopped at the end of
  * the phase.
  */
@@ -8,7 +9,7 @@ import { checkRoute } from "./check.ts";
 import { runLoad, type LoadResult } from "./load.ts";
 import { PEERS, serverSpec, type PeerId } from "./peers.ts";
 import { freePort, sleep, startServer, StartError, type Server } from "./procs.ts";
-import { LOADS, measureKey, type Measure } from "./scenarios.ts";
+import { LOADS, measureKey, roundOrder, type Measure } from "./scenarios.ts";
 
 export interface Sample {
   round: number;
@@ -88,7 +89,7 @@ export async function runPhase(o: PhaseOptions): Promise<PhaseResult> {
     }
 
     for (let round = 1; round <= o.rounds; round++) {
-      for (const m of measures) {
+      for (const m of roundOrder(measures, round)) {
         const server = servers.get(m.peer)!;
         if (!server.running) {
           o.log(`[round ${round}/${o.rounds}] ${m.peer} is no longer running; its measurements stop here`);

@@ -192,11 +192,39 @@ export interface Measure {
   peer: PeerId;
   load: LoadId;
   tool: Tool;
+  /** Which run of a round it belongs to (a scenario's peers with one tool): see roundOrder. */
+  block?: number;
 }
 
 export const measureKey = (m: Measure): string => `${m.peer}|${m.load}|${m.tool}`;
 
-/** Every distinct measurement of these scenarios, in the order of a round (scenario by scenario, peer by peer). */
+/**
+ * A round's measurements in the order they run: the measures as given, but each block (one scenario's peers
+ * with one tool, as measuresOf numbers them) starts at another peer each round (round 1 as given, round 2 one
+ * further, …). A load leaves the shared CPU in a state the next server inherits (caches, a peer's threads
+ * winding down): measured in a fixed order, oryx always came right after Bun.serve, and in 5 rounds of the user
+ * app's GET / it ran at a median 110.5k req/s right after Bun.serve against 114.2k right after itself (the
+ * same-work toy: 121.2k and 122.4k). Rotating gives every peer every place in turn.
+ */
+export function roundOrder(measures: readonly Measure[], round: number): Measure[] {
+  const out: Measure[] = [];
+  let start = 0;
+  while (start < measures.length) {
+    const first = measures[start]!;
+    let end = start + 1;
+    while (end < measures.length && measures[end]!.block === first.block) end++;
+    const n = end - start;
+    const shift = (((round - 1) % n) + n) % n;
+    for (let i = 0; i < n; i++) out.push(measures[start + ((i + shift) % n)]!);
+    start = end;
+  }
+  return out;
+}
+
+/**
+ * Every distinct measurement of these scenarios, scenario by scenario and peer by peer, each scenario's (per
+ * tool) numbered as one block for roundOrder.
+ */
 export function measuresOf(scenarios: readonly Scenario[]): Measure[] {
   const out: Measure[] = [];
   const seen = new Set<string>();
@@ -207,9 +235,12 @@ export function measuresOf(scenarios: readonly Scenario[]): Measure[] {
       out.push(m);
     }
   };
+  let block = 0;
   for (const s of scenarios) {
-    for (const peer of s.peers) add({ peer, load: s.load, tool: "wrk" });
-    if (s.oryxBench) for (const peer of s.peers) add({ peer, load: s.load, tool: "oryx-bench" });
+    block++;
+    for (const peer of s.peers) add({ peer, load: s.load, tool: "wrk", block });
+    block++;
+    if (s.oryxBench) for (const peer of s.peers) add({ peer, load: s.load, tool: "oryx-bench", block });
   }
   return out;
 }
