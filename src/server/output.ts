@@ -175,8 +175,10 @@ export function writeRaw(c: Output, data: Uint8Array | string): boolean {
 }
 
 /**
- * Writes a serialized response head (latin1) and a whole body (none: null), collected or at once. Kept small so
- * that it is inlined where responses are made: text (the common case) is handled here, bytes in `writeBytes`.
+ * Collects a serialized response head (latin1) and a whole body (none: null): written when the batch ends, else
+ * at the end of the turn (see the top); a body too large to copy goes out at once, after what was collected. Kept
+ * small so that it is inlined where responses are made: text (the common case) is handled here, bytes in
+ * `writeBytes`.
  */
 export function writeResponse(c: Output, s: string, body: Uint8Array | AsciiText | null): void {
   if (typeof body === "string") {
