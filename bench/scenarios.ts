@@ -193,10 +193,10 @@ export interface Measure {
   load: LoadId;
   tool: Tool;
   /** Which run of a round it belongs to (a scenario's peers with one tool): see roundOrder. */
-  block?: number;
+  block: number;
 }
 
-export const measureKey = (m: Measure): string => `${m.peer}|${m.load}|${m.tool}`;
+export const measureKey = (m: Omit<Measure, "block">): string => `${m.peer}|${m.load}|${m.tool}`;
 
 /**
  * A round's measurements in the order they run: the measures as given, but each block (one scenario's peers

@@ -82,9 +82,12 @@ export function endBatch(c: Output, defer: boolean): void {
   c.socket.uncork();
 }
 
-/** From now until the end of this turn, the connection's whole responses are collected (see the top). */
+/**
+ * From now until the end of this turn, the connection's whole responses are collected (see the top), unless a
+ * batch is collecting them already (its end writes them).
+ */
 function deferOut(c: Output): void {
-  if (c.deferring) return;
+  if (c.deferring || c.batching) return;
   c.deferring = true;
   deferred.push(c);
   if (deferred.length === 1) setImmediate(flushDeferred);
@@ -183,12 +186,12 @@ export function writeRaw(c: Output, data: Uint8Array | string): boolean {
 export function writeResponse(c: Output, s: string, body: Uint8Array | AsciiText | null): void {
   if (typeof body === "string") {
     // ASCII text: head and body are one latin1 string, one buffer.
-    if (!c.batching && !c.deferring) deferOut(c);
+    deferOut(c);
     c.outText += s + body;
   } else if (body !== null && body.length > 0) {
     writeBytes(c, s, body);
   } else {
-    if (!c.batching && !c.deferring) deferOut(c);
+    deferOut(c);
     c.outText += s;
   }
 }
@@ -199,7 +202,7 @@ function writeBytes(c: Output, s: string, body: Uint8Array): void {
     return;
   }
   // Head and body leave as one buffer, one write: cheaper than a writev of the two.
-  if (!c.batching && !c.deferring) deferOut(c);
+  deferOut(c);
   collect(c, s, body);
 }
 

@@ -30,12 +30,12 @@ test("every round of the full main phase measures each measurement once, and eac
     const order = roundOrder(measures, round);
     assert.deepEqual(order.map(measureKey).sort(), all, `round ${round}`);
     // Blocks keep their place in the round: the block numbers never go back.
-    for (let i = 1; i < order.length; i++) assert.ok(order[i]!.block! >= order[i - 1]!.block!, `round ${round}: block order`);
+    for (let i = 1; i < order.length; i++) assert.ok(order[i]!.block >= order[i - 1]!.block, `round ${round}: block order`);
     for (let i = 0; i < order.length; i++) {
       if (i > 0 && order[i - 1]!.block === order[i]!.block) continue;
-      const set = firsts.get(order[i]!.block!) ?? new Set<string>();
+      const set = firsts.get(order[i]!.block) ?? new Set<string>();
       set.add(order[i]!.peer);
-      firsts.set(order[i]!.block!, set);
+      firsts.set(order[i]!.block, set);
     }
   }
   // Over 12 rounds (more than any block has peers) every peer of a block has been its first.
