@@ -113,18 +113,22 @@ function readSlotsOf(socket: net.Socket): ReadSlots | null {
 
 type ReadHandle = { useUserBuffer?: (buf: Uint8Array) => void; constructor: { name: string } } | null;
 
+/** Called as the socket's method for each read: how many bytes were read into `buf`. */
+export type SocketReadCallback = (this: net.Socket, nread: number, buf: Buffer) => unknown;
+
 /**
- * Makes `socket` read into `buf` and call `onRead(nread)` for each read instead of emitting 'data'. This is
- * what net.Socket does for the documented `onread` option of `net.connect()` (its kBuffer and kBufferCb slots,
- * and its handle's `useUserBuffer`), which Node offers only for sockets it connects; oryx switches it on for a
- * socket already accepted (gateway/read-buffer.ts: a Node app's screen reads as Node's own parser does, without
- * a Buffer per read). net.Socket's pause(), resume() and end of input honour it as for `onread`. Only a plain
- * TCP or Unix-socket handle: a TLS socket's handle decrypts into buffers of its own.
+ * Makes `socket` read into `buf` and call `onRead(nread, buf)` for each read (as the socket's method: that is how
+ * net.Socket calls it) instead of emitting 'data'. This is what net.Socket does for the documented `onread`
+ * option of `net.connect()` (its kBuffer and kBufferCb slots, and its handle's `useUserBuffer`), which Node offers
+ * only for sockets it connects; oryx switches it on for sockets already accepted (gateway/read-buffer.ts: the
+ * engine's connections, and a Node app's screen, read as Node's own parser does, without a Buffer per read).
+ * net.Socket's pause(), resume() and end of input honour it as for `onread`. Only a plain TCP or Unix-socket
+ * handle: a TLS socket's handle decrypts into buffers of its own.
  *
  * Returns false, changing nothing, where any of it is missing: the socket keeps emitting 'data', slower and
  * never wrong, so this is not part of the start-up check.
  */
-export function readSocketInto(socket: net.Socket, buf: Buffer, onRead: (nread: number) => unknown): boolean {
+export function readSocketInto(socket: net.Socket, buf: Buffer, onRead: SocketReadCallback): boolean {
   const handle = (socket as unknown as { _handle: ReadHandle })._handle;
   if (handle === null || typeof handle.useUserBuffer !== "function") return false;
   if (handle.constructor.name !== "TCP" && handle.constructor.name !== "Pipe") return false;
@@ -141,7 +145,7 @@ export function readSocketInto(socket: net.Socket, buf: Buffer, onRead: (nread: 
  * Replaces the function a socket switched by readSocketInto calls for each read (its handle keeps reading into
  * the same buffer). Returning false from it stops reading until the socket is resumed, as for `onread`.
  */
-export function setSocketReader(socket: net.Socket, onRead: (nread: number) => unknown): void {
+export function setSocketReader(socket: net.Socket, onRead: SocketReadCallback): void {
   const slots = readSlotsOf(socket);
   if (slots !== null) (socket as unknown as Record<symbol, unknown>)[slots.callback] = onRead;
 }

@@ -16,25 +16,48 @@ import { readSocketInto, setSocketReader } from "../node-internals.ts";
 /** Called for each read with the bytes read; they are valid only until it returns. */
 export type OnRead = (bytes: Buffer) => void;
 
+/**
+ * Called as the socket's own method (`this` is the socket) for each read, with the shared buffer and how many bytes
+ * were read into it: one function for every socket, no closure per connection. Returning false stops reading until
+ * the socket is resumed.
+ */
+export type SocketReader = (this: net.Socket, nread: number, buf: Buffer) => unknown;
+
 const SIZE = 64 * 1024;
 let shared: Buffer | null = null;
 
+/** Switches `socket` to reads into the shared buffer, each given to `reader`; false where it cannot be. */
+export function readSharedWith(socket: net.Socket, reader: SocketReader): boolean {
+  return readSocketInto(socket, (shared ??= Buffer.allocUnsafeSlow(SIZE)), reader);
+}
+
 /** Switches `socket` to reads into the shared buffer, each given to `onRead`; false where it cannot be. */
 export function readIntoShared(socket: net.Socket, onRead: OnRead): boolean {
-  const buf = (shared ??= Buffer.allocUnsafeSlow(SIZE));
-  return readSocketInto(socket, buf, (nread) => onRead(buf.subarray(0, nread)));
+  return readSharedWith(socket, (nread, buf) => onRead(buf.subarray(0, nread)));
 }
 
 /**
- * Puts a shared-buffer socket back on 'data' events for the app that takes it over (an upgrade): each read is
- * copied and pushed into the socket's stream, with its back-pressure (push's false stops reading).
+ * Puts a shared-buffer socket back on 'data' events for the code that takes it over (an app's upgrade, a
+ * WebSocket): each read is copied and pushed into the socket's stream, with its back-pressure (push's false stops
+ * reading).
  */
 export function readIntoStream(socket: net.Socket): void {
   const buf = shared;
   if (buf !== null) setSocketReader(socket, (nread) => socket.push(Buffer.from(buf.subarray(0, nread))));
 }
 
-/** `bytes`, or a copy of them if they are in the shared buffer (valid only during the read). */
+/** Whether `bytes` are a view of the shared buffer (valid only during the read that gave them). */
+export function inSharedBuffer(bytes: Uint8Array): boolean {
+  return shared !== null && bytes.buffer === shared.buffer;
+}
+
+/**
+ * `bytes`, or a copy of them if they are in the shared buffer. The copy fills an ArrayBuffer of its own, as a read
+ * through 'data' events would have (so whoever takes it may keep its whole buffer without holding anything more).
+ */
 export function ownBytes(bytes: Buffer): Buffer {
-  return shared !== null && bytes.buffer === shared.buffer ? Buffer.from(bytes) : bytes;
+  if (!inSharedBuffer(bytes)) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(own, 0, 0, bytes.length);
+  return own;
 }

@@ -9,6 +9,7 @@
 import type { BodySink, RequestBody } from "../gateway/exchange.ts";
 import { CONTINUE_100, ChunkedDecoder, type Limits, type RequestHead } from "../http/index.ts";
 import { ResponseError } from "../errors.ts";
+import { ownBytes } from "../gateway/read-buffer.ts";
 
 // An unread request body is drained after the response, up to this many bytes and this long; past either the
 // connection is closed instead, so a kept-alive client never waits on a body nobody reads.
@@ -86,7 +87,8 @@ export function deliverBody(b: BodyState, chunk: Buffer): void {
     if (b.drainedBytes > DRAIN_MAX_BYTES) b.conn.drainedTooMuch();
     return;
   }
-  if (b.sink !== null && !b.sink.data(chunk)) {
+  // A copy if the chunk is a view of the shared read buffer: the app may keep it (see Connection).
+  if (b.sink !== null && !b.sink.data(ownBytes(chunk))) {
     b.flowing = false;
     b.conn.bodyPaused();
   }

@@ -20,6 +20,7 @@ import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, ty
 import { ConnExchange } from "./exchange.ts";
 import { beginBatch, clockNow, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
 import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
+import { inSharedBuffer, ownBytes, readIntoStream, readSharedWith } from "../gateway/read-buffer.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 import { ClientGoneError } from "../errors.ts";
@@ -81,6 +82,11 @@ export const IDLE_GRACE_MS = 500;
 // A connection must have waited this long for its head (or idle between requests) before it may be closed to make
 // room for a new one at --worker-connections: a client sends a head in one round trip, a slowloris never finishes.
 export const EVICT_AFTER_MS = 1_000;
+// Bytes kept aside while the connection waits (pipelined requests behind an answer being made, a body the app has
+// not asked for yet) do not stop reads from the socket up to this much: stopping and restarting reads costs two
+// system calls, and a pipelining client sends its next requests while one is answered. Past it the socket is
+// paused, as Node's Readable stops at its high-water mark, so what a client makes oryx hold stays bounded.
+export const READ_AHEAD_BYTES = 16 * 1024;
 const enum Phase {
   /** Between requests: nothing of the next head received yet. */
   Idle,
@@ -138,6 +144,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
   private pendingOff = 0;
   private inProcess = false;
   private clientEnded = false;
+  /** The client's end arrived behind bytes still kept aside (`pending`): it is acted on once they are processed. */
+  private endQueued = false;
   private shuttingDown = false;
   private timerKind = Timer.None;
   /** When the armed timeout (`timerKind`) expires, in ms since EPOCH (see timeouts.ts). */
@@ -163,6 +171,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   /** Whether the peer is a trusted proxy: known at accept (PROXY protocol), else found out when first needed. */
   private peerTrust: Trust;
+  /** Whether the socket reads into the shared buffer (see the constructor). */
+  private readonly sharedReads: boolean;
 
   constructor(socket: Socket, info: ConnectionInfo | null, opts: ConnectionOptions, origin: Origin = PLAIN, trusted: boolean | null = null) {
     this.socket = socket;
@@ -174,7 +184,12 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     // Listeners shared by every connection (they find theirs on the socket): no closures per connection, which
     // matters when thousands sit idle.
     (socket as OwnedSocket)[OWNER] = this;
+    // Reads go into the process's one shared buffer where Node allows it (read-buffer.ts): no Buffer per read and
+    // no trip through the Readable stream. Its bytes are valid only during the call, so whatever outlives it is
+    // copied (stash, feedBody's chunks, a WebSocket's). 'data' still brings bytes buffered before the switch (a
+    // PROXY header's read) and every read of a socket that cannot be switched (TLS).
     socket.on("data", Connection.onSocketData);
+    this.sharedReads = readSharedWith(socket, Connection.onSocketRead);
     socket.on("end", Connection.onSocketEnd);
     socket.on("close", Connection.onSocketClose);
     socket.on("error", Connection.onSocketError);
@@ -189,6 +204,10 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   private static onSocketData(this: Socket, chunk: Buffer): void {
     (this as OwnedSocket)[OWNER].onData(chunk);
+  }
+
+  private static onSocketRead(this: Socket, nread: number, buf: Buffer): void {
+    (this as OwnedSocket)[OWNER].onData(buf.subarray(0, nread));
   }
 
   private static onSocketEnd(this: Socket): void {
@@ -293,7 +312,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
           off = this.feedBody(ex, buf, off);
         } else {
           // Upgraded by the request just handed over: what follows its head is the WebSocket's.
-          if (phase === Phase.Upgraded && off < buf.length) this.upgraded!.wsData(off === 0 ? buf : buf.subarray(off));
+          if (phase === Phase.Upgraded && off < buf.length) this.upgraded!.wsData(ownBytes(off === 0 ? buf : buf.subarray(off)));
           return;
         }
       }
@@ -306,9 +325,15 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   /** Keeps unprocessed bytes for later and stops reading until they can be used. */
   private stash(buf: Buffer, off: number): void {
-    this.pending = buf;
-    this.pendingOff = off;
-    this.socket.pause();
+    if (inSharedBuffer(buf)) {
+      this.pending = ownBytes(buf.subarray(off));
+      this.pendingOff = 0;
+    } else {
+      this.pending = buf;
+      this.pendingOff = off;
+    }
+    // More bytes that arrive meanwhile are added to these (onData), up to the read-ahead.
+    if (this.pending.length - this.pendingOff > READ_AHEAD_BYTES) this.socket.pause();
   }
 
   /** The bytes kept aside (see stash), as one view, taken: none are kept any more. */
@@ -326,6 +351,12 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
       this.pending = null;
       this.processBatch(buf, this.pendingOff, true);
       if (this.pending !== null) return; // still waiting
+    }
+    if (this.endQueued) {
+      // Every byte before the client's end is processed: now the end (see onEnd).
+      this.endQueued = false;
+      this.onEnd();
+      return;
     }
     // process() may have moved the phase on.
     const phase = this.phase as Phase;
@@ -348,11 +379,20 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
   }
 
   private onEnd(): void {
+    if (this.pending !== null && this.phase !== Phase.Closing) {
+      // The end came behind bytes kept aside (pipelined requests waiting for the answer before them): as on the
+      // wire, it comes after them (resumeInput), so a client that sends its requests and half-closes gets every
+      // answer.
+      this.endQueued = true;
+      return;
+    }
     this.clientEnded = true;
     switch (this.phase) {
       case Phase.Idle:
       case Phase.Head:
       case Phase.Draining:
+        this.closeAfterOutput();
+        return;
       case Phase.Closing:
         this.socket.destroy();
         return;
@@ -367,6 +407,22 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
         return;
       }
     }
+  }
+
+  /**
+   * The client ended and nothing of a request is being answered: answers already made may still be collected
+   * (output.ts writes an async answer at the end of the turn), so they are written first, and the connection
+   * closes once the kernel has them.
+   */
+  private closeAfterOutput(): void {
+    flushOut(this);
+    const socket = this.socket;
+    if (socketQueuedBytes(socket) === 0) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
+    socket.once("finish", () => socket.destroy());
   }
 
   private onClose(): void {
@@ -624,6 +680,11 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     if (this.phase === Phase.Closing || this.phase === Phase.Closed) return;
     this.phase = Phase.Closing;
     this.pending = null;
+    if (this.endQueued) {
+      // The bytes the end was waiting behind are dropped: it is the end now.
+      this.endQueued = false;
+      this.clientEnded = true;
+    }
     flushOut(this);
     const socket = this.socket;
     socket.end();
@@ -778,6 +839,8 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     socket.write(head, "latin1");
     // The HTTP listeners make way for the WebSocket's ('close' stays: it calls onClose, which knows).
     socket.removeListener("data", Connection.onSocketData);
+    // The WebSocket's parser keeps what it is given: its reads are copies again, pushed as 'data'.
+    if (this.sharedReads) readIntoStream(socket);
     socket.removeListener("end", Connection.onSocketEnd);
     socket.removeListener("drain", Connection.onSocketDrain);
     socket.on("data", Connection.onUpgradedData);
@@ -789,6 +852,11 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     this.upgraded = ws;
     const pending = this.takePending();
     if (pending !== null) ws.wsData(pending);
+    if (this.endQueued) {
+      // The client's end came behind those bytes ('end' has been heard already): the WebSocket's now, in order.
+      this.endQueued = false;
+      process.nextTick(() => ws.wsEnd());
+    }
     // In process(), the loop hands over the rest of its buffer; otherwise the socket may be paused (stash).
     if (!this.inProcess) socket.resume();
     return ws;
