@@ -4,7 +4,7 @@ import type net from "node:net";
 import { ChunkedDecoder, HeadParser, HttpError, readFailed, simpleResponse, type Limits, type RequestHead, type RequestReader } from "../http/index.ts";
 import type { Logger } from "../log.ts";
 import { nodeRequestCalls, type NodeHttpParser, type NodeRequestCalls } from "../node-internals.ts";
-import { ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
+import { READ_AHEAD_BYTES, ownBytes, readIntoShared, readIntoStream } from "./read-buffer.ts";
 
 /**
  * oryx's parser in front of Node's. A Node app's http.Server parses with llhttp, which accepts what oryx refuses
@@ -54,8 +54,6 @@ const LINGER_MS = 2_000;
 /** Framed chunk data shorter than this is copied next to its size line (one call into Node's parser, not three). */
 const COPY_CHUNK_BELOW = 16 * 1024;
 const CRLF = Buffer.from("\r\n", "latin1");
-/** Bytes kept waiting (pipelined requests) past which the socket is paused: a socket stream's own high-water mark. */
-const PAUSE_WITH_PENDING = 16 * 1024;
 
 const enum Phase {
   /** Between requests: nothing of the next head yet. */
@@ -550,7 +548,7 @@ export class Screen implements RequestReader {
   private stash(buf: Buffer, off: number): void {
     const rest = off === 0 ? buf : buf.subarray(off);
     this.pending = this.pending === null ? ownBytes(rest) : Buffer.concat([this.pending, rest]);
-    if (this.pending.length >= PAUSE_WITH_PENDING) this.socket.pause();
+    if (this.pending.length >= READ_AHEAD_BYTES) this.socket.pause();
   }
 
   /** Goes on after a wait: the bytes kept aside first, then the socket. */

@@ -2,15 +2,18 @@ import type net from "node:net";
 import { readSocketInto, setSocketReader } from "../node-internals.ts";
 
 /**
- * Reads a screened socket into one buffer shared by every screen of the process, as Node's http.Server reads its
- * own sockets natively into one buffer (parser.consume). A socket read through 'data' events instead costs a new
- * ArrayBuffer per read and a trip through the Readable stream; with the shared buffer a read is one call, nothing
- * allocated. (Small next to Express's own work per request: README, Performance, issue 16.)
+ * Reads sockets into one buffer shared by the whole process, as Node's http.Server reads its own sockets natively
+ * into one buffer (parser.consume): the engine's connections (server/connection.ts) and the screens in front of
+ * Node apps (node-screen.ts). A socket read through 'data' events instead costs a new ArrayBuffer per read and a
+ * trip through the Readable stream; with the shared buffer a read is one call, nothing allocated. On the engine
+ * that was about a tenth of the CPU time of a small request (README, Performance); next to Express's own work per
+ * request it is small (issue 16).
  *
- * The price is the rule that makes it safe: the bytes are valid only during the call. The screen hands them on
- * synchronously (Node's parser copies what it keeps: strings for the head, a copy per body chunk) and copies
- * whatever it keeps longer (ownBytes). Where Node does not let a socket be read this way (node-internals.ts:
- * readSocketInto; a TLS socket) it stays on 'data' events, which the screen handles too.
+ * The price is the rule that makes it safe: the bytes are valid only during the call. Whoever reads them hands
+ * them on synchronously (oryx's parser keeps strings and copies a partial line; Node's parser copies what it
+ * keeps) and copies whatever it keeps longer (ownBytes): bytes kept aside, body chunks handed to an app, a
+ * WebSocket's reads. Where Node does not let a socket be read this way (node-internals.ts: readSocketInto; a TLS
+ * socket) it stays on 'data' events, which both readers handle too.
  */
 
 /** Called for each read with the bytes read; they are valid only until it returns. */
@@ -24,6 +27,14 @@ export type OnRead = (bytes: Buffer) => void;
 export type SocketReader = (this: net.Socket, nread: number, buf: Buffer) => unknown;
 
 const SIZE = 64 * 1024;
+
+/**
+ * Bytes kept aside while a connection waits (pipelined requests behind an answer being made, a body the app has
+ * not asked for yet) up to which reads from its socket go on: stopping and restarting reads costs two system
+ * calls, and a pipelining client sends its next requests while one is answered. Past it the socket is paused, as
+ * a socket's Readable stops at its high-water mark, so what a client makes oryx hold stays bounded.
+ */
+export const READ_AHEAD_BYTES = 16 * 1024;
 let shared: Buffer | null = null;
 
 /** Switches `socket` to reads into the shared buffer, each given to `reader`; false where it cannot be. */

@@ -20,7 +20,7 @@ import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, ty
 import { ConnExchange } from "./exchange.ts";
 import { beginBatch, clockNow, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
 import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
-import { inSharedBuffer, ownBytes, readIntoStream, readSharedWith } from "../gateway/read-buffer.ts";
+import { READ_AHEAD_BYTES, inSharedBuffer, ownBytes, readIntoStream, readSharedWith } from "../gateway/read-buffer.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 import { ClientGoneError } from "../errors.ts";
@@ -82,11 +82,6 @@ export const IDLE_GRACE_MS = 500;
 // A connection must have waited this long for its head (or idle between requests) before it may be closed to make
 // room for a new one at --worker-connections: a client sends a head in one round trip, a slowloris never finishes.
 export const EVICT_AFTER_MS = 1_000;
-// Bytes kept aside while the connection waits (pipelined requests behind an answer being made, a body the app has
-// not asked for yet) do not stop reads from the socket up to this much: stopping and restarting reads costs two
-// system calls, and a pipelining client sends its next requests while one is answered. Past it the socket is
-// paused, as Node's Readable stops at its high-water mark, so what a client makes oryx hold stays bounded.
-export const READ_AHEAD_BYTES = 16 * 1024;
 const enum Phase {
   /** Between requests: nothing of the next head received yet. */
   Idle,

@@ -102,6 +102,14 @@ describe("reads into the shared buffer", { timeout: 30_000 }, () => {
     }
   });
 
+  test("an answer made asynchronously is written before the close when the client's end follows a partial head", async () => {
+    // The partial head waits behind /slow; the end waits behind it. When /slow's answer is made (collected for the
+    // end of the turn), the partial head is parsed and the end acted on: the answer must leave before the close.
+    const r = await raw(s.port, ["GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /cut HTT"], { end: true, timeoutMs: 3000 });
+    assert.equal(r.closed, true, "the server closed");
+    assert.deepEqual(parseResponses(r.text).map((x) => x.body), ["ok /slow"]);
+  });
+
   test("pipelined requests whose bodies wait behind a slow answer come back as sent", async () => {
     const bodies = [pattern(1500, 3), pattern(2500, 4), pattern(700, 5)];
     const bytes = Buffer.concat([Buffer.from("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n", "latin1"), ...bodies.map((b) => post("/now", b))]);
