@@ -20,7 +20,7 @@ import { DRAIN_MAX_MS, endSink, feedBody, startDiscarding, unreadForcesClose, ty
 import { ConnExchange } from "./exchange.ts";
 import { beginBatch, clockNow, dropOut, endBatch, flushOut, writeRaw, writeResponse, type Output } from "./output.ts";
 import { socketQueuedBytes, socketSentMark } from "../node-internals.ts";
-import { READ_AHEAD_BYTES, inSharedBuffer, ownBytes, readIntoStream, readSharedWith } from "../gateway/read-buffer.ts";
+import { READ_AHEAD_BYTES, inSharedBuffer, ownBytes, readSharedWith } from "../gateway/read-buffer.ts";
 import { EPOCH, enqueue, queueOf, unqueue, type TimeoutQueue, type Timed } from "./timeouts.ts";
 import { peerIsTrusted, type TrustedPeers } from "./trust.ts";
 import { ClientGoneError } from "../errors.ts";
@@ -123,8 +123,9 @@ const sendMarks = new WeakMap<Connection, number>();
  * reading head → (reading body ‖ app making the response) → writing → keep-alive → reading head …
  *
  * Requests on a connection are handled one at a time, in order. Bytes of pipelined requests that arrive early
- * wait in `pending` with the socket paused, which is also how an app that does not read its body stops reads
- * from the socket. Responses written while one batch of received bytes is processed leave in one write (cork).
+ * wait in `pending`, the socket paused once more than READ_AHEAD_BYTES wait, which is also how an app that does
+ * not read its body stops reads from the socket; the client's end waits behind them (`endQueued`). Responses
+ * written while one batch of received bytes is processed leave in one write (cork).
  */
 export class Connection implements UpgradeHost, Timed, Output, BodyHost, RequestReader {
   readonly socket: Socket;
@@ -307,7 +308,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
           off = this.feedBody(ex, buf, off);
         } else {
           // Upgraded by the request just handed over: what follows its head is the WebSocket's.
-          if (phase === Phase.Upgraded && off < buf.length) this.upgraded!.wsData(ownBytes(off === 0 ? buf : buf.subarray(off)));
+          if (phase === Phase.Upgraded && off < buf.length) this.upgraded!.wsData(off === 0 ? buf : buf.subarray(off));
           return;
         }
       }
@@ -318,7 +319,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     }
   }
 
-  /** Keeps unprocessed bytes for later and stops reading until they can be used. */
+  /** Keeps unprocessed bytes for later (a copy, if they are in the shared buffer); reading stops past the read-ahead. */
   private stash(buf: Buffer, off: number): void {
     if (inSharedBuffer(buf)) {
       this.pending = ownBytes(buf.subarray(off));
@@ -834,8 +835,9 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     socket.write(head, "latin1");
     // The HTTP listeners make way for the WebSocket's ('close' stays: it calls onClose, which knows).
     socket.removeListener("data", Connection.onSocketData);
-    // The WebSocket's parser keeps what it is given: its reads are copies again, pushed as 'data'.
-    if (this.sharedReads) readIntoStream(socket);
+    // Reads stay in the shared buffer: the WebSocket copies what it keeps (the frame parser every payload, the
+    // endpoint bytes that come before it opens).
+    if (this.sharedReads) readSharedWith(socket, Connection.onUpgradedRead);
     socket.removeListener("end", Connection.onSocketEnd);
     socket.removeListener("drain", Connection.onSocketDrain);
     socket.on("data", Connection.onUpgradedData);
@@ -870,6 +872,10 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   private static onUpgradedData(this: Socket, chunk: Buffer): void {
     (this as OwnedSocket)[OWNER].upgraded!.wsData(chunk);
+  }
+
+  private static onUpgradedRead(this: Socket, nread: number, buf: Buffer): void {
+    (this as OwnedSocket)[OWNER].upgraded!.wsData(buf.subarray(0, nread));
   }
 
   private static onUpgradedEnd(this: Socket): void {

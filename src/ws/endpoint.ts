@@ -14,6 +14,7 @@ export interface UpgradeHost {
 
 /** What the connection tells its WebSocket once it has handed the socket over. */
 export interface Upgraded {
+  /** Bytes the client sent: valid only during the call (a view of a buffer the connection reads every socket into). */
   wsData(chunk: Buffer): void;
   /** The client half-closed (FIN). */
   wsEnd(): void;
@@ -182,7 +183,8 @@ export abstract class WsEndpoint implements Upgraded, FrameSink {
 
   wsData(chunk: Buffer): void {
     if (this.#early !== null) {
-      this.#early.push(chunk);
+      // A copy: the connection's reads may be views of a buffer it reuses (server/connection.ts).
+      this.#early.push(Buffer.from(chunk));
       return;
     }
     if (this.#state === CLOSED) return;

@@ -4,10 +4,12 @@
  * keep a request's bytes waiting (a body the app reads after an await, a body gathered across reads, pipelined
  * requests behind a slow answer) while other connections' reads overwrite the shared buffer, and check that every
  * byte comes back as sent. Also: a client that pipelines and then half-closes gets every answer, in order (its end
- * waits behind the requests it sent before it), through the CLI with -w 2 as well.
+ * waits behind the requests it sent before it), through the CLI with -w 2 as well. And a WebSocket's messages, whose
+ * reads stay in the shared buffer: what the WebSocket keeps it copies.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -16,6 +18,8 @@ import { ensureBuilt, startCli, type CliProcess } from "../support/cli.ts";
 import { parseResponses } from "../support/response.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { sleep } from "../support/wait.ts";
+import { frame, handshake } from "../support/ws.ts";
+import { serve, type OryxServer } from "../../src/serve.ts";
 
 /** `n` bytes of a pattern that differs per `seed`, so a byte from the wrong request shows. */
 function pattern(n: number, seed: number): Buffer {
@@ -118,6 +122,70 @@ describe("reads into the shared buffer", { timeout: 30_000 }, () => {
     const r = await answer;
     const got = parseResponses(r.text).map((x) => x.body);
     assert.deepEqual(got, ["ok /slow", ...bodies.map((b) => b.toString("latin1"))]);
+  });
+});
+
+/** Reads from `sock` until `n` bytes after the 101's head have come; resolves with them. */
+function afterHead(sock: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => reject(new Error(`timed out with ${got.length} bytes: ${got.toString("latin1").slice(0, 200)}`)), 5000);
+    sock.on("data", (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      const end = got.indexOf("\r\n\r\n");
+      if (end >= 0 && got.length - end - 4 >= n) {
+        clearTimeout(timer);
+        resolve(got.subarray(end + 4));
+      }
+    });
+  });
+}
+
+describe("a WebSocket on shared reads", { timeout: 30_000 }, () => {
+  let server: OryxServer;
+  before(async () => {
+    server = serve({
+      port: 0,
+      onListen: false,
+      fetch: (request, info) => (info.upgrade?.(request) === true ? undefined : new Response("plain")) as Response,
+      websocket: { message: (ws, message) => void ws.send(message) },
+    });
+    await server.ready();
+  });
+  after(() => server.close(1000));
+
+  test("a message split across reads, other clients' reads between its parts, is echoed as sent", async () => {
+    const msg = pattern(5000, 21);
+    const bytes = frame(2, msg);
+    const sock = net.connect(server.port, "127.0.0.1");
+    try {
+      const echo = afterHead(sock, 4 + msg.length);
+      sock.write(handshake("/echo"));
+      await sleep(50);
+      sock.write(bytes.subarray(0, 1000));
+      await overwrite(server.port, 2);
+      sock.write(bytes.subarray(1000, 3000));
+      await overwrite(server.port, 2);
+      sock.write(bytes.subarray(3000));
+      const got = await echo;
+      assert.deepEqual([got[0], got[1], got.readUInt16BE(2)], [0x82, 126, msg.length], "one binary frame of the message's length");
+      assert.ok(got.subarray(4, 4 + msg.length).equals(msg), "the echoed message differs from the one sent");
+    } finally {
+      sock.destroy();
+    }
+  });
+
+  test("a message in the same read as the handshake is echoed as sent", async () => {
+    const msg = pattern(300, 22);
+    const sock = net.connect(server.port, "127.0.0.1");
+    try {
+      const echo = afterHead(sock, 4 + msg.length);
+      sock.write(Buffer.concat([Buffer.from(handshake("/echo"), "latin1"), frame(2, msg)]));
+      const got = await echo;
+      assert.ok(got.subarray(4, 4 + msg.length).equals(msg), "the echoed message differs from the one sent");
+    } finally {
+      sock.destroy();
+    }
   });
 });
 
