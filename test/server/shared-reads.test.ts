@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
+import tls from "node:tls";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { raw } from "../support/client.ts";
@@ -20,6 +21,7 @@ import { startServer, type TestServer } from "../support/server.ts";
 import { sleep } from "../support/wait.ts";
 import { frame, handshake } from "../support/ws.ts";
 import { serve, type OryxServer } from "../../src/serve.ts";
+import { selfSigned } from "../support/certs.ts";
 
 /** `n` bytes of a pattern that differs per `seed`, so a byte from the wrong request shows. */
 function pattern(n: number, seed: number): Buffer {
@@ -122,6 +124,34 @@ describe("reads into the shared buffer", { timeout: 30_000 }, () => {
     const r = await answer;
     const got = parseResponses(r.text).map((x) => x.body);
     assert.deepEqual(got, ["ok /slow", ...bodies.map((b) => b.toString("latin1"))]);
+  });
+});
+
+describe("over TLS (read through 'data' events, not the shared buffer)", { timeout: 30_000 }, () => {
+  let server: OryxServer;
+  before(async () => {
+    const pem = selfSigned(mkdtempSync(path.join(os.tmpdir(), "oryx-shared-reads-tls-")), "server");
+    server = serve({ port: 0, onListen: false, tls: { cert: pem.cert, key: pem.key }, fetch: echoApp(Promise.resolve(), () => {}) });
+    await server.ready();
+  });
+  after(() => server.close(1000));
+
+  test("pipelined requests behind a slow answer, then the client's end: every one answered, in order", async () => {
+    const paths = ["/slow", "/b", "/c"];
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      const s = tls.connect({ port: server.port, host: "127.0.0.1", rejectUnauthorized: false }, () => {
+        s.end(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: t\r\n\r\n`).join(""));
+      });
+      const timer = setTimeout(() => reject(new Error(`no close in time; got ${got}`)), 5000);
+      s.on("data", (d: Buffer) => (got += d.toString("latin1")));
+      s.on("error", () => {});
+      s.on("close", () => {
+        clearTimeout(timer);
+        resolve(got);
+      });
+    });
+    assert.deepEqual(parseResponses(text).map((x) => x.body), paths.map((p) => `ok ${p}`));
   });
 });
 
