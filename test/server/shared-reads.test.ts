@@ -4,7 +4,8 @@
  * keep a request's bytes waiting (a body the app reads after an await, a body gathered across reads, pipelined
  * requests behind a slow answer) while other connections' reads overwrite the shared buffer, and check that every
  * byte comes back as sent. Also: a client that pipelines and then half-closes gets every answer, in order (its end
- * waits behind the requests it sent before it), through the CLI with -w 2 as well. And a WebSocket's messages, whose
+ * waits behind the requests it sent before it), through the CLI with -w 2 as well; and one that half-closes while a
+ * large answer is still queued gets all of it. And a WebSocket's messages, whose
  * reads stay in the shared buffer: what the WebSocket keeps it copies.
  */
 import assert from "node:assert/strict";
@@ -52,6 +53,7 @@ function echoApp(gate: Promise<void>, arrived: () => void) {
       return new Response(await request.arrayBuffer());
     }
     if (url.pathname === "/now") return new Response(await request.arrayBuffer());
+    if (url.pathname === "/big") return new Response(new Uint8Array(Number(url.searchParams.get("size"))));
     if (url.pathname === "/slow") await sleep(60);
     return new Response(`ok ${url.pathname}`);
   };
@@ -114,6 +116,29 @@ describe("reads into the shared buffer", { timeout: 30_000 }, () => {
     const r = await raw(s.port, ["GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /cut HTT"], { end: true, timeoutMs: 3000 });
     assert.equal(r.closed, true, "the server closed");
     assert.deepEqual(parseResponses(r.text).map((x) => x.body), ["ok /slow"]);
+  });
+
+  test("a client that half-closes while a large answer is still queued, then reads, gets all of it", async () => {
+    // The answer is made and handed to the socket at once; the client reads nothing until it has sent its FIN, so
+    // most of it is still queued in the server when the end arrives (the connection is idle by then).
+    const size = 8 * 1024 * 1024;
+    const sock = net.connect(s.port, "127.0.0.1");
+    try {
+      await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+      sock.pause();
+      sock.write(`GET /big?size=${size} HTTP/1.1\r\nHost: t\r\n\r\n`);
+      await sleep(300);
+      sock.end();
+      let got = 0;
+      const closed = new Promise<void>((resolve) => sock.once("close", () => resolve()));
+      sock.on("data", (d: Buffer) => (got += d.length));
+      sock.on("error", () => {});
+      sock.resume();
+      await closed;
+      assert.ok(got > size, `the client got ${got} bytes of an answer whose body alone is ${size}`);
+    } finally {
+      sock.destroy();
+    }
   });
 
   test("pipelined requests whose bodies wait behind a slow answer come back as sent", async () => {
