@@ -1,5 +1,5 @@
 import type net from "node:net";
-import { readSocketInto, setSocketReader } from "../node-internals.ts";
+import { readSocketInto, setSocketReader, type SocketReadCallback } from "../node-internals.ts";
 
 /**
  * Reads sockets into one buffer shared by the whole process, as Node's http.Server reads its own sockets natively
@@ -19,12 +19,6 @@ import { readSocketInto, setSocketReader } from "../node-internals.ts";
 /** Called for each read with the bytes read; they are valid only until it returns. */
 export type OnRead = (bytes: Buffer) => void;
 
-/**
- * Called as the socket's own method (`this` is the socket) for each read, with the shared buffer and how many bytes
- * were read into it: one function for every socket, no closure per connection. Returning false stops reading until
- * the socket is resumed.
- */
-export type SocketReader = (this: net.Socket, nread: number, buf: Buffer) => unknown;
 
 const SIZE = 64 * 1024;
 
@@ -37,8 +31,12 @@ const SIZE = 64 * 1024;
 export const READ_AHEAD_BYTES = 16 * 1024;
 let shared: Buffer | null = null;
 
-/** Switches `socket` to reads into the shared buffer, each given to `reader`; false where it cannot be. */
-export function readSharedWith(socket: net.Socket, reader: SocketReader): boolean {
+/**
+ * Switches `socket` to reads into the shared buffer, each given to `reader` (called as the socket's own method:
+ * one function may serve every socket, no closure per connection; calling this again changes the reader); false
+ * where it cannot be.
+ */
+export function readSharedWith(socket: net.Socket, reader: SocketReadCallback): boolean {
   return readSocketInto(socket, (shared ??= Buffer.allocUnsafeSlow(SIZE)), reader);
 }
 

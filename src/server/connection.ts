@@ -167,8 +167,6 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
 
   /** Whether the peer is a trusted proxy: known at accept (PROXY protocol), else found out when first needed. */
   private peerTrust: Trust;
-  /** Whether the socket reads into the shared buffer (see the constructor). */
-  private readonly sharedReads: boolean;
 
   constructor(socket: Socket, info: ConnectionInfo | null, opts: ConnectionOptions, origin: Origin = PLAIN, trusted: boolean | null = null) {
     this.socket = socket;
@@ -185,7 +183,7 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     // copied (stash, feedBody's chunks, a WebSocket's). 'data' still brings bytes buffered before the switch (a
     // PROXY header's read) and every read of a socket that cannot be switched (TLS).
     socket.on("data", Connection.onSocketData);
-    this.sharedReads = readSharedWith(socket, Connection.onSocketRead);
+    readSharedWith(socket, Connection.onSocketRead);
     socket.on("end", Connection.onSocketEnd);
     socket.on("close", Connection.onSocketClose);
     socket.on("error", Connection.onSocketError);
@@ -835,9 +833,9 @@ export class Connection implements UpgradeHost, Timed, Output, BodyHost, Request
     socket.write(head, "latin1");
     // The HTTP listeners make way for the WebSocket's ('close' stays: it calls onClose, which knows).
     socket.removeListener("data", Connection.onSocketData);
-    // Reads stay in the shared buffer: the WebSocket copies what it keeps (the frame parser every payload, the
-    // endpoint bytes that come before it opens).
-    if (this.sharedReads) readSharedWith(socket, Connection.onUpgradedRead);
+    // Reads stay in the shared buffer (where they were: a socket that could not switch does not now): the
+    // WebSocket copies what it keeps (the frame parser every payload, the endpoint bytes that come before it opens).
+    readSharedWith(socket, Connection.onUpgradedRead);
     socket.removeListener("end", Connection.onSocketEnd);
     socket.removeListener("drain", Connection.onSocketDrain);
     socket.on("data", Connection.onUpgradedData);
